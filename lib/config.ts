@@ -1,0 +1,130 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { z } from 'zod';
+
+/** Where the database lives: one SQLite file (or memory), or a PostgreSQL server. */
+export type DatabaseTarget =
+  | { client: 'sqlite'; filename: string }
+  | { client: 'postgres'; connectionString: string; schema: string | undefined };
+
+export interface Config {
+  port: number;
+  host: string | undefined;
+  database: DatabaseTarget;
+  dataDir: string;
+  /** Null until resolveSessionSecret() fills it from the environment or the data folder. */
+  sessionSecret: string | null;
+  sessionTtlMs: number;
+  cookieSecure: boolean;
+  corsOrigins: string[];
+  trustProxy: boolean;
+  logLevel: string;
+  eventRetentionMs: number;
+  heartbeatMs: number;
+  pollBatchSize: number;
+  streamsPerUser: number;
+  /** Bytes an SSE connection may have queued in its socket before it is cut off as too slow. */
+  streamBufferBytes: number;
+  loginFailuresPerWindow: number;
+  loginFailureWindowMs: number;
+}
+
+const DAY_MS = 86_400_000;
+
+const boolean = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const positiveInt = z.coerce.number().int().positive();
+
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).optional(),
+  DATABASE_URL: z.string().min(1).default('sqlite:./data/parley.db'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  SESSION_TTL_DAYS: positiveInt.default(30),
+  COOKIE_SECURE: boolean.default(false),
+  CORS_ORIGINS: z.string().default(''),
+  TRUST_PROXY: boolean.default(false),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  EVENT_RETENTION_DAYS: z.coerce.number().positive().default(7),
+  SSE_HEARTBEAT_MS: positiveInt.default(15_000),
+  POLL_BATCH_SIZE: positiveInt.max(5000).default(500),
+  STREAMS_PER_USER: positiveInt.default(20),
+  STREAM_BUFFER_BYTES: positiveInt.default(1024 * 1024),
+  LOGIN_FAILURES_PER_WINDOW: positiveInt.default(10),
+  LOGIN_FAILURE_WINDOW_SECONDS: positiveInt.default(60),
+});
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads the environment into a frozen Config, reporting every problem at once. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    database: parseDatabaseUrl(e.DATABASE_URL),
+    dataDir: resolve(e.DATA_DIR),
+    sessionSecret: e.SESSION_SECRET ?? null,
+    sessionTtlMs: e.SESSION_TTL_DAYS * DAY_MS,
+    cookieSecure: e.COOKIE_SECURE,
+    corsOrigins: e.CORS_ORIGINS.split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
+    trustProxy: e.TRUST_PROXY,
+    logLevel: e.LOG_LEVEL,
+    eventRetentionMs: e.EVENT_RETENTION_DAYS * DAY_MS,
+    heartbeatMs: e.SSE_HEARTBEAT_MS,
+    pollBatchSize: e.POLL_BATCH_SIZE,
+    streamsPerUser: e.STREAMS_PER_USER,
+    streamBufferBytes: e.STREAM_BUFFER_BYTES,
+    loginFailuresPerWindow: e.LOGIN_FAILURES_PER_WINDOW,
+    loginFailureWindowMs: e.LOGIN_FAILURE_WINDOW_SECONDS * 1000,
+  });
+}
+
+/** `sqlite:./rel.db`, `sqlite:///abs.db`, `:memory:`, a plain path, or `postgres://…`. */
+export function parseDatabaseUrl(url: string): DatabaseTarget {
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    const schema = new URL(url).searchParams.get('schema') ?? undefined;
+    return { client: 'postgres', connectionString: url, schema };
+  }
+  if (url === ':memory:' || url === 'sqlite::memory:') return { client: 'sqlite', filename: ':memory:' };
+  if (url.startsWith('sqlite://'))
+    return { client: 'sqlite', filename: resolve(url.slice('sqlite://'.length)) };
+  if (url.startsWith('sqlite:')) return { client: 'sqlite', filename: resolve(url.slice('sqlite:'.length)) };
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url))
+    throw new ConfigError(`DATABASE_URL: unsupported scheme in ${url}`);
+  return { client: 'sqlite', filename: resolve(url) };
+}
+
+/**
+ * The secret that seals session tokens. Without SESSION_SECRET, one is generated on first start and
+ * kept in the data folder, so tokens stay valid across restarts.
+ */
+export function resolveSessionSecret(config: Config): {
+  secret: string;
+  source: 'env' | 'file' | 'generated';
+} {
+  if (config.sessionSecret) return { secret: config.sessionSecret, source: 'env' };
+  const file = join(config.dataDir, 'session-secret');
+  try {
+    const stored = readFileSync(file, 'utf8').trim();
+    if (stored.length >= 32) return { secret: stored, source: 'file' };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const secret = randomBytes(32).toString('base64url');
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return { secret, source: 'generated' };
+}

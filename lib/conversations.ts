@@ -1,0 +1,291 @@
+import type { z } from 'zod';
+import type { Deps } from './deps.ts';
+import { badRequest, forbidden, invalid, isUniqueViolation, notFound } from './errors.ts';
+import { encodeCursor } from './events/cursor.ts';
+import { commitWithEvents } from './events/log.ts';
+import type { Conversation, Message } from './schemas.ts';
+import {
+  type ConversationRow,
+  directKey,
+  insertConversation,
+  insertMemberships,
+  markRead,
+  selectConversationsOf,
+  selectDirectConversation,
+  selectMembership,
+  selectParticipants,
+  selectUnreadCounts,
+  touchConversation,
+} from './store/conversations.ts';
+import type { Executor } from './store/db.ts';
+import { selectHeadEventId } from './store/events.ts';
+import {
+  deleteMessageRow,
+  insertMessage,
+  type MessageRow,
+  selectHistory,
+  selectLastMessageId,
+  selectMessage,
+  selectMessageByClientId,
+  selectMessagesByIds,
+} from './store/messages.ts';
+import { selectUsersByIds } from './store/users.ts';
+import { nowIso } from './time.ts';
+
+export type ConversationJson = z.output<typeof Conversation>;
+export type MessageJson = z.output<typeof Message>;
+
+export const presentMessage = (m: MessageRow): MessageJson => ({
+  id: String(m.id),
+  conversationId: String(m.conversation_id),
+  senderId: String(m.sender_id),
+  body: m.body,
+  clientMessageId: m.client_message_id,
+  createdAt: m.created_at,
+  editedAt: m.edited_at,
+});
+
+/** Builds the public shape of several conversations for one user with a fixed number of queries. */
+async function presentConversations(
+  db: Executor,
+  userId: number,
+  rows: ConversationRow[],
+): Promise<ConversationJson[]> {
+  const ids = rows.map((r) => r.id);
+  const lastIds = rows.flatMap((r) => (r.last_message_id ? [r.last_message_id] : []));
+  const [participants, unread, lastMessages] = await Promise.all([
+    selectParticipants(db, ids),
+    selectUnreadCounts(db, userId, ids),
+    selectMessagesByIds(db, lastIds),
+  ]);
+  const byConversation = new Map<number, typeof participants>();
+  for (const p of participants) {
+    const list = byConversation.get(p.conversation_id);
+    if (list) list.push(p);
+    else byConversation.set(p.conversation_id, [p]);
+  }
+  const messageById = new Map(lastMessages.map((m) => [m.id, m]));
+  return rows.map((r) => {
+    const last = r.last_message_id ? messageById.get(r.last_message_id) : undefined;
+    return {
+      id: String(r.id),
+      type: r.type,
+      title: r.title,
+      participants: (byConversation.get(r.id) ?? []).map((p) => ({
+        id: String(p.id),
+        username: p.username,
+        displayName: p.display_name,
+        avatarUrl: p.avatar_url,
+      })),
+      createdBy: String(r.created_by),
+      createdAt: r.created_at,
+      updatedAt: r.updated_at,
+      lastMessage: last ? presentMessage(last) : null,
+      unreadCount: unread.get(r.id) ?? 0,
+    };
+  });
+}
+
+/** Creates a conversation with the caller in it; a direct one that exists already is returned instead. */
+export async function createConversation(
+  deps: Deps,
+  callerId: number,
+  input: { participantIds: string[]; title?: string | undefined },
+): Promise<{ conversation: ConversationJson; created: boolean }> {
+  const otherIds = [...new Set(input.participantIds)].map((s) => (/^[1-9]\d{0,14}$/.test(s) ? Number(s) : 0));
+  const found = new Set((await selectUsersByIds(deps.db, otherIds)).map((u) => u.id));
+  const unknown = input.participantIds.filter((_, i) => !found.has(otherIds[i]!));
+  if (unknown.length) {
+    throw invalid(`Unknown participant ids: ${unknown.join(', ')}.`, [
+      { path: 'participantIds', message: `unknown user ids: ${unknown.join(', ')}` },
+    ]);
+  }
+  const others = [...found].filter((id) => id !== callerId);
+  if (others.length === 0) throw badRequest('Add at least one participant other than yourself.');
+  const isDirect = others.length === 1 && input.title === undefined;
+  const key = isDirect ? directKey(callerId, others[0]!) : null;
+  if (key) {
+    const existing = await selectDirectConversation(deps.db, key);
+    if (existing) return { conversation: await conversationFor(deps.db, callerId, existing), created: false };
+  }
+  const at = nowIso();
+  try {
+    const row = await commitWithEvents(deps, async (trx, record) => {
+      const conversation = await insertConversation(trx, {
+        type: isDirect ? 'direct' : 'group',
+        title: input.title ?? null,
+        createdBy: callerId,
+        directKey: key,
+        at,
+      });
+      const members = [
+        { userId: callerId, role: 'owner' },
+        ...others.map((userId) => ({ userId, role: 'member' })),
+      ];
+      // Members join at the event that announces the conversation: they see everything after it.
+      await insertMemberships(trx, conversation.id, members, 0, 0, at);
+      const [shown] = await presentConversations(trx, callerId, [conversation]);
+      const eventId = await record({
+        type: 'conversation.created',
+        recipients: members.map((m) => m.userId),
+        data: shown,
+      });
+      await trx('memberships')
+        .where({ conversation_id: conversation.id })
+        .update({ joined_event_id: eventId });
+      return conversation;
+    });
+    return { conversation: await conversationFor(deps.db, callerId, row), created: true };
+  } catch (err) {
+    // Two first messages racing for one direct conversation: the loser returns the winner's.
+    if (key && isUniqueViolation(err)) {
+      const existing = await selectDirectConversation(deps.db, key);
+      if (existing)
+        return { conversation: await conversationFor(deps.db, callerId, existing), created: false };
+    }
+    throw err;
+  }
+}
+
+async function conversationFor(
+  db: Executor,
+  userId: number,
+  row: ConversationRow,
+): Promise<ConversationJson> {
+  const [shown] = await presentConversations(db, userId, [row]);
+  return shown!;
+}
+
+/** The caller's membership, or 404 — a conversation you are not in does not exist for you. */
+async function membershipOf(db: Executor, conversationId: number, userId: number) {
+  const membership = await selectMembership(db, conversationId, userId);
+  if (!membership) throw notFound(`There is no conversation with id ${conversationId}.`);
+  return membership;
+}
+
+const encodeListCursor = (r: ConversationRow): string =>
+  Buffer.from(`${r.last_activity_at}|${r.id}`).toString('base64url');
+function decodeListCursor(cursor: string | undefined): { at: string; id: number } | null {
+  if (cursor === undefined) return null;
+  const match = /^(\d{4}-\d\d-\d\dT[\d:.]+Z)\|(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!match) throw badRequest('The cursor is malformed: pass back a nextCursor exactly as received.');
+  return { at: match[1]!, id: Number(match[2]) };
+}
+
+export async function listConversations(
+  deps: Deps,
+  userId: number,
+  opts: { limit: number; cursor?: string | undefined },
+): Promise<{ conversations: ConversationJson[]; nextCursor: string | null; eventCursor: string }> {
+  const after = decodeListCursor(opts.cursor);
+  // One transaction: the event cursor is exactly as of the state read with it.
+  return deps.db.transaction(async (trx) => {
+    const head = await selectHeadEventId(trx);
+    const rows = await selectConversationsOf(trx, userId, { after, limit: opts.limit + 1 });
+    const page = rows.slice(0, opts.limit);
+    const last = page.at(-1);
+    return {
+      conversations: await presentConversations(trx, userId, page),
+      nextCursor: rows.length > opts.limit && last ? encodeListCursor(last) : null,
+      eventCursor: encodeCursor(head),
+    };
+  });
+}
+
+export async function getConversation(
+  deps: Deps,
+  userId: number,
+  conversationId: number,
+  opts: { limit: number; before?: number | undefined; after?: number | undefined },
+): Promise<{
+  conversation: ConversationJson;
+  messages: MessageJson[];
+  hasMore: boolean;
+  eventCursor: string;
+}> {
+  return deps.db.transaction(async (trx) => {
+    const head = await selectHeadEventId(trx);
+    const membership = await membershipOf(trx, conversationId, userId);
+    const history = await selectHistory(trx, conversationId, {
+      visibleAfter: membership.visible_after_message_id,
+      before: opts.before,
+      after: opts.after,
+      limit: opts.limit,
+    });
+    return {
+      conversation: await conversationFor(trx, userId, membership),
+      messages: history.rows.map(presentMessage),
+      hasMore: history.hasMore,
+      eventCursor: encodeCursor(head),
+    };
+  });
+}
+
+/** Appends a message; a repeated clientMessageId from the same sender returns the first one. */
+export async function sendMessage(
+  deps: Deps,
+  senderId: number,
+  conversationId: number,
+  input: { body: string; clientMessageId?: string | undefined },
+): Promise<{ message: MessageJson; created: boolean }> {
+  const clientMessageId = input.clientMessageId ?? null;
+  const repeated = async () =>
+    clientMessageId ? selectMessageByClientId(deps.db, conversationId, senderId, clientMessageId) : undefined;
+  await membershipOf(deps.db, conversationId, senderId);
+  const earlier = await repeated();
+  if (earlier) return { message: presentMessage(earlier), created: false };
+  const at = nowIso();
+  try {
+    const row = await commitWithEvents(deps, async (trx, record) => {
+      // Touch the conversation first: on PostgreSQL its row lock orders concurrent senders, so
+      // message ids, events and commits agree on one order per conversation.
+      await touchConversation(trx, conversationId, at, null);
+      const message = await insertMessage(trx, {
+        conversationId,
+        senderId,
+        body: input.body,
+        clientMessageId,
+        at,
+      });
+      await touchConversation(trx, conversationId, at, message.id);
+      await markRead(trx, conversationId, senderId, message.id);
+      await record({ type: 'message.created', conversationId, data: presentMessage(message) });
+      return message;
+    });
+    return { message: presentMessage(row), created: true };
+  } catch (err) {
+    if (isUniqueViolation(err)) {
+      const first = await repeated();
+      if (first) return { message: presentMessage(first), created: false };
+    }
+    throw err;
+  }
+}
+
+export async function deleteMessage(
+  deps: Deps,
+  userId: number,
+  conversationId: number,
+  messageId: number,
+): Promise<void> {
+  const membership = await membershipOf(deps.db, conversationId, userId);
+  const message = await selectMessage(deps.db, conversationId, messageId);
+  if (!message || message.id <= membership.visible_after_message_id) {
+    throw notFound(`There is no message ${messageId} in conversation ${conversationId}.`);
+  }
+  if (message.sender_id !== userId) throw forbidden('Only the sender can delete a message.');
+  await commitWithEvents(deps, async (trx, record) => {
+    await deleteMessageRow(trx, messageId);
+    await touchConversation(
+      trx,
+      conversationId,
+      membership.last_activity_at,
+      await selectLastMessageId(trx, conversationId),
+    );
+    await record({
+      type: 'message.deleted',
+      conversationId,
+      data: { conversationId: String(conversationId), messageId: String(messageId) },
+    });
+  });
+}

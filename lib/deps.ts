@@ -1,0 +1,20 @@
+import type { Logger } from 'pino';
+import type { Config } from './config.ts';
+import type { Bus } from './events/bus.ts';
+import type { EventHub } from './events/hub.ts';
+import type { LoginThrottle } from './login-throttle.ts';
+import type { SessionKeys } from './sessions.ts';
+import type { Db } from './store/db.ts';
+
+/** Everything a request handler may use, built once in startParley() and passed down. */
+export interface Deps {
+  config: Config;
+  db: Db;
+  bus: Bus;
+  hub: EventHub;
+  log: Logger;
+  sessionKeys: SessionKeys;
+  loginThrottle: LoginThrottle;
+  /** The OpenAPI document, built once from the routes. */
+  openapi: object;
+}

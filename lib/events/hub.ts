@@ -1,0 +1,164 @@
+import type { Logger } from 'pino';
+import type { Db } from '../store/db.ts';
+import {
+  type EventRow,
+  selectAudiences,
+  selectEventsAfter,
+  selectHeadEventId,
+  selectRecipients,
+} from '../store/events.ts';
+import type { Bus, BusMessage } from './bus.ts';
+import { WireEvent } from './wire.ts';
+
+/** One open SSE stream or waiting long-poll of one session. */
+export interface Subscriber {
+  readonly userId: number;
+  readonly sessionId: string;
+  /** Called in log order for logged events; ephemeral ones may arrive in between. */
+  deliver(event: WireEvent): void;
+  /** The session was revoked or the server is stopping. */
+  close(reason: 'revoked' | 'shutdown'): void;
+}
+
+// Rows the tail reads per query: big enough to drain a burst in a few queries, small enough to keep
+// memory bounded while a large backlog is fanned out.
+const TAIL_BATCH = 1000;
+
+/**
+ * This node's view of the event log. It tails the log once for the whole node — one read per
+ * batch of new events, not one per subscriber — works out who may see each event, and hands the
+ * shared WireEvent to exactly those users' local subscribers.
+ */
+export class EventHub {
+  private readonly subscribers = new Map<number, Set<Subscriber>>();
+  private tailId = 0;
+  private draining: Promise<void> | null = null;
+  private wakeAgain = false;
+  private unsubscribeBus: (() => void) | null = null;
+
+  constructor(
+    private readonly db: Db,
+    private readonly bus: Bus,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    this.tailId = await selectHeadEventId(this.db);
+    this.unsubscribeBus = this.bus.subscribe((message) => this.onBusMessage(message));
+  }
+
+  /** Stops tailing and closes every subscriber; waits for a drain in progress. */
+  async stop(): Promise<void> {
+    this.unsubscribeBus?.();
+    this.unsubscribeBus = null;
+    for (const set of this.subscribers.values()) for (const s of [...set]) s.close('shutdown');
+    this.subscribers.clear();
+    await this.draining;
+  }
+
+  subscribe(subscriber: Subscriber): () => void {
+    const set = this.subscribers.get(subscriber.userId) ?? new Set<Subscriber>();
+    this.subscribers.set(subscriber.userId, set);
+    set.add(subscriber);
+    return () => {
+      set.delete(subscriber);
+      if (set.size === 0 && this.subscribers.get(subscriber.userId) === set)
+        this.subscribers.delete(subscriber.userId);
+    };
+  }
+
+  /** Open streams plus waiting polls of one user on this node. */
+  connectionsOf(userId: number): number {
+    return this.subscribers.get(userId)?.size ?? 0;
+  }
+
+  private onBusMessage(message: BusMessage): void {
+    switch (message.kind) {
+      case 'log':
+        this.wake();
+        return;
+      case 'ephemeral': {
+        const event = WireEvent.ephemeral(message.type, message.data, message.at);
+        for (const userId of message.userIds) this.deliverTo(userId, event);
+        return;
+      }
+      case 'revoke': {
+        const revoked = new Set(message.sessionIds);
+        for (const set of this.subscribers.values()) {
+          for (const s of [...set]) if (revoked.has(s.sessionId)) s.close('revoked');
+        }
+        return;
+      }
+    }
+  }
+
+  /** Reads and fans out whatever was committed since the last read; calls coalesce. */
+  wake(): void {
+    if (this.draining) {
+      this.wakeAgain = true;
+      return;
+    }
+    this.draining = this.drain()
+      .catch((err) => this.log.error({ err }, 'event tail failed; retrying on the next wake'))
+      .finally(() => {
+        this.draining = null;
+        if (this.wakeAgain) {
+          this.wakeAgain = false;
+          this.wake();
+        }
+      });
+  }
+
+  private async drain(): Promise<void> {
+    for (;;) {
+      this.wakeAgain = false;
+      const rows = await selectEventsAfter(this.db, this.tailId, TAIL_BATCH);
+      if (rows.length === 0) return;
+      if (this.subscribers.size > 0) await this.fanOut(rows);
+      this.tailId = rows.at(-1)!.id;
+      if (rows.length < TAIL_BATCH && !this.wakeAgain) return;
+    }
+  }
+
+  private async fanOut(rows: EventRow[]): Promise<void> {
+    const conversationIds = [
+      ...new Set(rows.flatMap((r) => (r.conversation_id === null ? [] : [r.conversation_id]))),
+    ];
+    const directIds = rows.filter((r) => r.conversation_id === null).map((r) => r.id);
+    const [audiences, recipients] = await Promise.all([
+      selectAudiences(this.db, conversationIds, this.tailId),
+      selectRecipients(this.db, directIds),
+    ]);
+    const membersOf = new Map<number, typeof audiences>();
+    for (const a of audiences) {
+      const list = membersOf.get(a.conversation_id);
+      if (list) list.push(a);
+      else membersOf.set(a.conversation_id, [a]);
+    }
+    const recipientsOf = new Map<number, number[]>();
+    for (const r of recipients) {
+      const list = recipientsOf.get(r.event_id);
+      if (list) list.push(r.user_id);
+      else recipientsOf.set(r.event_id, [r.user_id]);
+    }
+    for (const row of rows) {
+      const event = WireEvent.fromRow(row);
+      if (row.conversation_id === null) {
+        for (const userId of recipientsOf.get(row.id) ?? []) this.deliverTo(userId, event);
+        continue;
+      }
+      // The same visibility rule as selectEventsForUser: after joining, up to and including leaving.
+      for (const m of membersOf.get(row.conversation_id) ?? []) {
+        if (row.id > m.joined_event_id && (m.left_event_id === null || row.id <= m.left_event_id)) {
+          this.deliverTo(m.user_id, event);
+        }
+      }
+    }
+  }
+
+  private deliverTo(userId: number, event: WireEvent): void {
+    const set = this.subscribers.get(userId);
+    if (!set) return;
+    for (const s of set) s.deliver(event);
+  }
+}

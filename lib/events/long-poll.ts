@@ -1,0 +1,103 @@
+import type Koa from 'koa';
+import type { Deps } from '../deps.ts';
+import type { Session } from '../sessions.ts';
+import { encodeCursor } from './cursor.ts';
+import { readFeed, startingPoint } from './feed.ts';
+import type { Subscriber } from './hub.ts';
+import type { WireEvent } from './wire.ts';
+
+/**
+ * A poll's subscription. It collects from the moment it subscribes (before the log is read, so
+ * nothing committed in between is missed) and wakes the poll once it is waiting and has news.
+ */
+class Waiter implements Subscriber {
+  readonly userId: number;
+  readonly sessionId: string;
+  private collected: WireEvent[] = [];
+  private after = 0;
+  private waiting = false;
+  private settled = false;
+  private resolve!: () => void;
+  readonly woken: Promise<void>;
+
+  constructor(session: Session) {
+    this.userId = session.userId;
+    this.sessionId = session.id;
+    this.woken = new Promise((r) => {
+      this.resolve = r;
+    });
+  }
+
+  /** The log was read up to `after` and had nothing: wait for what comes next. */
+  waitAfter(after: number): void {
+    this.after = after;
+    this.collected = this.collected.filter((e) => e.id === null || e.id > after);
+    this.waiting = true;
+    if (this.collected.length) this.wakeSoon();
+  }
+
+  get events(): readonly WireEvent[] {
+    return this.collected;
+  }
+
+  deliver(event: WireEvent): void {
+    if (event.id !== null && event.id <= this.after) return;
+    this.collected.push(event);
+    if (this.waiting) this.wakeSoon();
+  }
+
+  close(): void {
+    this.wake();
+  }
+
+  // Answer on the next turn, so events fanned out together leave together.
+  private wakeSoon(): void {
+    setImmediate(() => this.wake());
+  }
+
+  wake(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.resolve();
+  }
+}
+
+/** Body of a poll answer, assembled from the events' shared JSON. */
+const pollBody = (events: readonly WireEvent[], cursor: number): string =>
+  `{"events":[${events.map((e) => e.json).join(',')}],"cursor":"${encodeCursor(cursor)}"}`;
+
+/** Serves GET /events/poll: answers at once when events are pending, otherwise waits up to `timeoutMs`. */
+export async function servePoll(
+  deps: Deps,
+  ctx: Koa.Context,
+  session: Session,
+  cursor: number | undefined,
+  timeoutMs: number,
+): Promise<void> {
+  ctx.req.socket.setTimeout(0);
+  // Subscribe before reading the log: whatever commits after the read is caught by the waiter.
+  const waiter = new Waiter(session);
+  const unsubscribe = deps.hub.subscribe(waiter);
+  const onClose = () => waiter.wake();
+  ctx.req.on('close', onClose);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const { after, reset } = await startingPoint(deps.db, cursor);
+    const backlog = await readFeed(deps.db, session.userId, after, deps.config.pollBatchSize);
+    let events: WireEvent[] = reset ? [reset, ...backlog] : backlog;
+    let position = backlog.at(-1)?.id ?? after;
+    if (events.length === 0 && timeoutMs > 0) {
+      waiter.waitAfter(after);
+      timer = setTimeout(() => waiter.wake(), timeoutMs);
+      await waiter.woken;
+      events = waiter.events.slice(0, deps.config.pollBatchSize);
+      for (const e of events) if (e.id !== null) position = e.id;
+    }
+    ctx.type = 'application/json';
+    ctx.body = pollBody(events, position);
+  } finally {
+    clearTimeout(timer);
+    ctx.req.off('close', onClose);
+    unsubscribe();
+  }
+}

@@ -1,0 +1,45 @@
+import type { EventRow } from '../store/events.ts';
+import type { EphemeralEventType } from './bus.ts';
+import { encodeCursor } from './cursor.ts';
+
+/**
+ * An event ready to send. The JSON is assembled once from the stored data (never re-serialized)
+ * and shared by every recipient and both transports; the SSE frame is derived once, on first use.
+ */
+export class WireEvent {
+  private sseFrame: string | undefined;
+
+  constructor(
+    /** Log position; null for ephemeral events, which carry no cursor. */
+    readonly id: number | null,
+    readonly type: string,
+    readonly json: string,
+  ) {}
+
+  static fromRow(row: EventRow): WireEvent {
+    const cursor = encodeCursor(row.id);
+    return new WireEvent(
+      row.id,
+      row.type,
+      `{"id":"${cursor}","type":"${row.type}","at":"${row.at}","data":${row.data}}`,
+    );
+  }
+
+  static ephemeral(type: EphemeralEventType, data: unknown, at: string): WireEvent {
+    return new WireEvent(null, type, JSON.stringify({ type, at, data }));
+  }
+
+  /** The event that tells a client its cursor was too old: refetch state, then go on from `headId`. */
+  static reset(headId: number, at: string): WireEvent {
+    const cursor = encodeCursor(headId);
+    return new WireEvent(headId, 'reset', JSON.stringify({ id: cursor, type: 'reset', at, data: {} }));
+  }
+
+  get frame(): string {
+    this.sseFrame ??=
+      this.id === null
+        ? `event: ${this.type}\ndata: ${this.json}\n\n`
+        : `id: ${encodeCursor(this.id)}\nevent: ${this.type}\ndata: ${this.json}\n\n`;
+    return this.sseFrame;
+  }
+}

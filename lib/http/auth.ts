@@ -1,0 +1,46 @@
+import type Koa from 'koa';
+import type { Deps } from '../deps.ts';
+import { forbidden, unauthenticated } from '../errors.ts';
+import { authenticateToken, SESSION_COOKIE, type Session } from '../sessions.ts';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** The token a request carries: the Bearer header wins over the cookie. */
+function tokenOf(ctx: Koa.Context): { token: string; via: 'bearer' | 'cookie' } | null {
+  const header = ctx.get('Authorization');
+  if (header) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match) throw unauthenticated('The Authorization header must be "Bearer <token>".');
+    return { token: match[1]!, via: 'bearer' };
+  }
+  const cookie = ctx.cookies.get(SESSION_COOKIE);
+  return cookie ? { token: cookie, via: 'cookie' } : null;
+}
+
+/** Resolves the caller's session or throws 401; applies the CSRF rule to cookie-authenticated writes. */
+export async function requireSession(ctx: Koa.Context, deps: Deps): Promise<Session> {
+  const found = tokenOf(ctx);
+  if (!found) throw unauthenticated();
+  const session = await authenticateToken(deps.db, deps.sessionKeys, found.token);
+  if (!session) throw unauthenticated('The session token is invalid, expired or revoked. Log in again.');
+  if (found.via === 'cookie' && !SAFE_METHODS.has(ctx.method)) checkCrossSite(ctx, deps);
+  return session;
+}
+
+/**
+ * Browsers attach cookies to cross-site requests; a forged one either carries a foreign Origin or
+ * cannot set a JSON content type without a CORS preflight we would refuse.
+ */
+function checkCrossSite(ctx: Koa.Context, deps: Deps): void {
+  const origin = ctx.get('Origin');
+  if (origin) {
+    const sameOrigin = origin === `${ctx.protocol}://${ctx.host}`;
+    if (!sameOrigin && !deps.config.corsOrigins.includes(origin)) {
+      throw forbidden(`Cookie-authenticated writes from origin ${origin} are not allowed.`);
+    }
+    return;
+  }
+  if (!ctx.is('application/json')) {
+    throw forbidden('Cookie-authenticated writes need a JSON content type or a same-origin Origin header.');
+  }
+}

@@ -1,0 +1,62 @@
+import type Koa from 'koa';
+import type { z } from 'zod';
+import type { Deps } from '../deps.ts';
+import type { Session } from '../sessions.ts';
+
+export type Method = 'get' | 'post' | 'put' | 'delete';
+
+export interface ResponseSpec {
+  description: string;
+  schema?: z.ZodType;
+  /** Defaults to application/json when a schema is given. */
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+type Out<T> = T extends z.ZodType ? z.output<T> : undefined;
+
+export interface Request<P, Q, B> {
+  params: Out<P>;
+  query: Out<Q>;
+  body: Out<B>;
+  session: Session;
+  deps: Deps;
+  ctx: Koa.Context;
+}
+
+export interface Reply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+/**
+ * One operation of the API: its HTTP shape (which also feeds the OpenAPI document) and its handler.
+ * A handler returns its reply, or `undefined` when it has answered on its own (SSE).
+ */
+export interface Route<P = unknown, Q = unknown, B = unknown> {
+  method: Method;
+  /** OpenAPI style: `/users/{userId}`. */
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  /** False for the few public endpoints (register, login, health, docs). */
+  auth: boolean;
+  params?: P;
+  query?: Q;
+  /** A JSON body schema, or `raw` for a binary upload the handler reads itself. */
+  body?: B | { raw: string[] };
+  responses: Record<number, ResponseSpec>;
+  handler: (req: Request<P, Q, B>) => Promise<Reply | undefined> | Reply | undefined;
+}
+
+/** Declares a route with its types inferred from its schemas. */
+export const route = <
+  P extends z.ZodType | undefined = undefined,
+  Q extends z.ZodType | undefined = undefined,
+  B = undefined,
+>(
+  def: Route<P, Q, B>,
+): Route => def as unknown as Route;

@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import 'zod-openapi';
+
+// The shapes of the public contract. The same schemas validate requests and generate /openapi.json.
+
+/** A path id: opaque to clients. Anything that is not one of ours becomes 0, which never exists (404). */
+export const idParam = z
+  .string()
+  .max(32)
+  .transform((s) => (/^[1-9]\d{0,14}$/.test(s) ? Number(s) : 0))
+  .meta({ description: 'An opaque id, as returned by the API.', example: '42' });
+
+export const isoTime = z.string().meta({ format: 'date-time', example: '2026-11-25T08:45:23.123Z' });
+
+export const username = z
+  .string()
+  .min(3)
+  .max(32)
+  .regex(/^[A-Za-z0-9_.-]+$/, 'may contain only letters, digits, "_", "." and "-"');
+
+/** Display names are free text, but never control characters or a blank. */
+export const displayName = z
+  .string()
+  .transform((s) => s.normalize('NFC').trim())
+  .pipe(
+    z
+      .string()
+      .min(1, 'must not be blank')
+      .max(64)
+      .regex(/^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]*$/u, 'must not contain control characters'),
+  );
+
+export const password = z.string().min(8).max(256);
+
+export const avatarUrl = z
+  .string()
+  .max(2048)
+  .url()
+  .regex(/^https?:\/\//i, 'must be an http(s) URL');
+
+export const User = z
+  .object({
+    id: z.string(),
+    username: z.string(),
+    displayName: z.string(),
+    avatarUrl: z.string().nullable(),
+    createdAt: isoTime,
+    updatedAt: isoTime,
+  })
+  .meta({ id: 'User' });
+
+export const UserSummary = z
+  .object({ id: z.string(), username: z.string(), displayName: z.string(), avatarUrl: z.string().nullable() })
+  .meta({ id: 'UserSummary' });
+
+export const Message = z
+  .object({
+    id: z.string(),
+    conversationId: z.string(),
+    senderId: z.string(),
+    body: z.string(),
+    clientMessageId: z.string().nullable(),
+    createdAt: isoTime,
+    editedAt: isoTime.nullable(),
+  })
+  .meta({ id: 'Message' });
+
+export const Conversation = z
+  .object({
+    id: z.string(),
+    type: z.enum(['direct', 'group']),
+    title: z.string().nullable(),
+    participants: z.array(UserSummary),
+    createdBy: z.string(),
+    createdAt: isoTime,
+    updatedAt: isoTime,
+    lastMessage: Message.nullable(),
+    unreadCount: z.number().int().min(0),
+  })
+  .meta({ id: 'Conversation' });
+
+export const eventCursor = z.string().meta({
+  description: 'The event position as of this read: open /events or /events/poll from it to miss nothing.',
+});
+
+export const Problem = z
+  .object({
+    type: z.string().meta({ example: 'urn:parley:problem:validation-failed' }),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .meta({ id: 'Problem', description: 'An RFC 9457 problem details object.' });
+
+export const limitParam = (max: number, fallback: number) =>
+  z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(max)
+    .default(fallback)
+    .meta({ description: `1–${max}, default ${fallback}` });

@@ -1,0 +1,92 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import packageJson from '../package.json' with { type: 'json' };
+import { createApp } from './app.ts';
+import { type Config, loadConfig, resolveSessionSecret } from './config.ts';
+import type { Deps } from './deps.ts';
+import { LocalBus } from './events/bus.ts';
+import { EventHub } from './events/hub.ts';
+import { startRetention } from './events/retention.ts';
+import { startHeartbeats } from './events/sse.ts';
+import { LoginThrottle } from './login-throttle.ts';
+import { migrate, openDatabase } from './store/db.ts';
+
+export interface RunningParley {
+  url: string;
+  port: number;
+  server: Server;
+  deps: Omit<Deps, 'openapi'>;
+  /** Ends streams and polls, stops accepting, finishes in-flight requests, closes the database. */
+  close(): Promise<void>;
+}
+
+/** Builds everything from the config and listens: config → db → migrate → bus → listen. */
+export async function startParley(config: Config): Promise<RunningParley> {
+  const log = pino({ level: config.logLevel, base: { service: 'parley' } });
+  const { secret, source } = resolveSessionSecret(config);
+  if (source === 'generated')
+    log.info({ dir: config.dataDir }, 'generated a session secret and saved it in the data folder');
+  const db = openDatabase(config.database);
+  await migrate(db);
+  const bus = new LocalBus();
+  const hub = new EventHub(db, bus, log);
+  await hub.start();
+  const deps = {
+    config,
+    db,
+    bus,
+    hub,
+    log,
+    sessionKeys: { secret, ttlMs: config.sessionTtlMs },
+    loginThrottle: new LoginThrottle(config.loginFailuresPerWindow, config.loginFailureWindowMs),
+  };
+  const app = createApp(deps, packageJson.version);
+  const server = app.listen(config.port, config.host);
+  await once(server, 'listening');
+  const stopHeartbeats = startHeartbeats(config.heartbeatMs);
+  const stopRetention = startRetention(db, config.eventRetentionMs, log);
+  const { port } = server.address() as AddressInfo;
+  log.info({ port, database: config.database.client }, `Parley listening on http://localhost:${port}`);
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      stopHeartbeats();
+      stopRetention();
+      await hub.stop();
+      await bus.close();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
+      await db.destroy();
+    })();
+    return closing;
+  };
+  return { url: `http://127.0.0.1:${port}`, port, server, deps, close };
+}
+
+/** The process entry point: run until SIGTERM or SIGINT, then shut down in order. */
+export async function main(): Promise<void> {
+  const parley = await startParley(loadConfig());
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      parley.deps.log.info({ signal }, 'shutting down');
+      parley.close().then(
+        () => process.exit(0),
+        (err) => {
+          parley.deps.log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err) => {
+    console.error(err instanceof Error && err.name === 'ConfigError' ? err.message : err);
+    process.exit(1);
+  });
+}

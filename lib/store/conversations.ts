@@ -1,0 +1,245 @@
+import type { RecordEvent } from '../events/log.ts';
+import type { Executor } from './db.ts';
+
+export interface ConversationRow {
+  id: number;
+  type: 'direct' | 'group';
+  title: string | null;
+  created_by: number;
+  last_message_id: number | null;
+  last_activity_at: string;
+  created_at: string;
+  updated_at: string;
+}
+
+const COLUMNS = [
+  'conversations.id',
+  'conversations.type',
+  'conversations.title',
+  'conversations.created_by',
+  'conversations.last_message_id',
+  'conversations.last_activity_at',
+  'conversations.created_at',
+  'conversations.updated_at',
+];
+
+export const directKey = (a: number, b: number): string => (a < b ? `${a}:${b}` : `${b}:${a}`);
+
+export async function insertConversation(
+  db: Executor,
+  c: {
+    type: 'direct' | 'group';
+    title: string | null;
+    createdBy: number;
+    directKey: string | null;
+    at: string;
+  },
+): Promise<ConversationRow> {
+  const [row] = await db('conversations')
+    .insert({
+      type: c.type,
+      title: c.title,
+      created_by: c.createdBy,
+      direct_key: c.directKey,
+      last_activity_at: c.at,
+      created_at: c.at,
+      updated_at: c.at,
+    })
+    .returning(COLUMNS.map((c) => c.replace('conversations.', '')));
+  return row as ConversationRow;
+}
+
+export async function selectDirectConversation(
+  db: Executor,
+  key: string,
+): Promise<ConversationRow | undefined> {
+  return db('conversations').first(COLUMNS).where({ direct_key: key });
+}
+
+export interface MemberRow {
+  conversation_id: number;
+  user_id: number;
+  role: string;
+  visible_after_message_id: number;
+  last_read_message_id: number;
+}
+
+export async function insertMemberships(
+  db: Executor,
+  conversationId: number,
+  members: { userId: number; role: string }[],
+  joinedEventId: number,
+  visibleAfterMessageId: number,
+  at: string,
+): Promise<void> {
+  await db('memberships').insert(
+    members.map((m) => ({
+      conversation_id: conversationId,
+      user_id: m.userId,
+      role: m.role,
+      joined_at: at,
+      joined_event_id: joinedEventId,
+      visible_after_message_id: visibleAfterMessageId,
+    })),
+  );
+}
+
+/** The caller's current membership of a conversation, with the conversation; undefined if not a member. */
+export async function selectMembership(
+  db: Executor,
+  conversationId: number,
+  userId: number,
+): Promise<(ConversationRow & MemberRow) | undefined> {
+  return db('memberships')
+    .join('conversations', 'conversations.id', 'memberships.conversation_id')
+    .first([
+      ...COLUMNS,
+      'memberships.conversation_id',
+      'memberships.user_id',
+      'memberships.role',
+      'memberships.visible_after_message_id',
+      'memberships.last_read_message_id',
+    ])
+    .where({ 'memberships.conversation_id': conversationId, 'memberships.user_id': userId })
+    .whereNull('memberships.left_event_id');
+}
+
+/** One page of the user's conversations, most recent activity first, after the (at, id) position. */
+export async function selectConversationsOf(
+  db: Executor,
+  userId: number,
+  opts: { after: { at: string; id: number } | null; limit: number },
+): Promise<ConversationRow[]> {
+  const q = db('memberships')
+    .join('conversations', 'conversations.id', 'memberships.conversation_id')
+    .select(COLUMNS)
+    .where('memberships.user_id', userId)
+    .whereNull('memberships.left_event_id');
+  if (opts.after) {
+    const { at, id } = opts.after;
+    q.andWhere((w) =>
+      w
+        .where('conversations.last_activity_at', '<', at)
+        .orWhere((x) => x.where('conversations.last_activity_at', at).andWhere('conversations.id', '<', id)),
+    );
+  }
+  return q
+    .orderBy([
+      { column: 'conversations.last_activity_at', order: 'desc' },
+      { column: 'conversations.id', order: 'desc' },
+    ])
+    .limit(opts.limit);
+}
+
+export interface ParticipantRow {
+  conversation_id: number;
+  id: number;
+  username: string;
+  display_name: string;
+  avatar_url: string | null;
+}
+
+/** Current participants of several conversations in one query, in joining order. */
+export async function selectParticipants(
+  db: Executor,
+  conversationIds: readonly number[],
+): Promise<ParticipantRow[]> {
+  if (conversationIds.length === 0) return [];
+  return db('memberships')
+    .join('users', 'users.id', 'memberships.user_id')
+    .select(
+      'memberships.conversation_id',
+      'users.id',
+      'users.username',
+      'users.display_name',
+      'users.avatar_url',
+    )
+    .whereIn('memberships.conversation_id', conversationIds)
+    .whereNull('memberships.left_event_id')
+    .orderBy('memberships.id');
+}
+
+/** Exact unread counts for one user in several conversations: others' messages after their read mark. */
+export async function selectUnreadCounts(
+  db: Executor,
+  userId: number,
+  conversationIds: readonly number[],
+): Promise<Map<number, number>> {
+  if (conversationIds.length === 0) return new Map();
+  const rows: { conversation_id: number; unread: number | string }[] = await db('memberships as m')
+    .join('messages as msg', function () {
+      this.on('msg.conversation_id', 'm.conversation_id')
+        .andOn('msg.id', '>', 'm.last_read_message_id')
+        .andOn('msg.id', '>', 'm.visible_after_message_id')
+        .andOn('msg.sender_id', '<>', 'm.user_id');
+    })
+    .select('m.conversation_id')
+    .count({ unread: 'msg.id' })
+    .where('m.user_id', userId)
+    .whereNull('m.left_event_id')
+    .whereIn('m.conversation_id', conversationIds)
+    .groupBy('m.conversation_id');
+  return new Map(rows.map((r) => [r.conversation_id, Number(r.unread)]));
+}
+
+export async function selectMemberIds(db: Executor, conversationId: number): Promise<number[]> {
+  const rows = await db('memberships')
+    .select('user_id')
+    .where({ conversation_id: conversationId })
+    .whereNull('left_event_id');
+  return rows.map((r: { user_id: number }) => r.user_id);
+}
+
+/** The user and everyone who currently shares a conversation with them. */
+export async function selectContactIds(db: Executor, userId: number): Promise<number[]> {
+  const rows = await db('memberships as mine')
+    .join('memberships as theirs', 'theirs.conversation_id', 'mine.conversation_id')
+    .distinct('theirs.user_id')
+    .where('mine.user_id', userId)
+    .whereNull('mine.left_event_id')
+    .whereNull('theirs.left_event_id');
+  const ids = new Set(rows.map((r: { user_id: number }) => r.user_id));
+  ids.add(userId);
+  return [...ids];
+}
+
+/** Ends all of a user's memberships (account deletion), telling each conversation. */
+export async function endMembershipsOf(db: Executor, userId: number, record: RecordEvent): Promise<void> {
+  const rows = await db('memberships')
+    .select('id', 'conversation_id')
+    .where({ user_id: userId })
+    .whereNull('left_event_id');
+  for (const row of rows as { id: number; conversation_id: number }[]) {
+    const eventId = await record({
+      type: 'participant.removed',
+      conversationId: row.conversation_id,
+      data: { conversationId: String(row.conversation_id), userId: String(userId) },
+    });
+    await db('memberships').where({ id: row.id }).update({ left_event_id: eventId });
+  }
+}
+
+/** Moves a conversation to the top of its members' lists and remembers its newest message. */
+export async function touchConversation(
+  db: Executor,
+  conversationId: number,
+  at: string,
+  lastMessageId: number | null,
+): Promise<void> {
+  await db('conversations')
+    .where({ id: conversationId })
+    .update({ last_activity_at: at, updated_at: at, last_message_id: lastMessageId });
+}
+
+export async function markRead(
+  db: Executor,
+  conversationId: number,
+  userId: number,
+  messageId: number,
+): Promise<void> {
+  await db('memberships')
+    .where({ conversation_id: conversationId, user_id: userId })
+    .whereNull('left_event_id')
+    .where('last_read_message_id', '<', messageId)
+    .update({ last_read_message_id: messageId });
+}

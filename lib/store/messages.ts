@@ -1,0 +1,91 @@
+import type { Executor } from './db.ts';
+
+export interface MessageRow {
+  id: number;
+  conversation_id: number;
+  sender_id: number;
+  body: string;
+  client_message_id: string | null;
+  created_at: string;
+  edited_at: string | null;
+}
+
+const COLUMNS = [
+  'id',
+  'conversation_id',
+  'sender_id',
+  'body',
+  'client_message_id',
+  'created_at',
+  'edited_at',
+];
+
+export async function insertMessage(
+  db: Executor,
+  m: { conversationId: number; senderId: number; body: string; clientMessageId: string | null; at: string },
+): Promise<MessageRow> {
+  const [row] = await db('messages')
+    .insert({
+      conversation_id: m.conversationId,
+      sender_id: m.senderId,
+      body: m.body,
+      client_message_id: m.clientMessageId,
+      created_at: m.at,
+    })
+    .returning(COLUMNS);
+  return row as MessageRow;
+}
+
+export async function selectMessageByClientId(
+  db: Executor,
+  conversationId: number,
+  senderId: number,
+  clientMessageId: string,
+): Promise<MessageRow | undefined> {
+  return db('messages')
+    .first(COLUMNS)
+    .where({ conversation_id: conversationId, sender_id: senderId, client_message_id: clientMessageId });
+}
+
+export async function selectMessage(
+  db: Executor,
+  conversationId: number,
+  messageId: number,
+): Promise<MessageRow | undefined> {
+  return db('messages').first(COLUMNS).where({ conversation_id: conversationId, id: messageId });
+}
+
+export async function selectMessagesByIds(db: Executor, ids: readonly number[]): Promise<MessageRow[]> {
+  if (ids.length === 0) return [];
+  return db('messages').select(COLUMNS).whereIn('id', ids);
+}
+
+/**
+ * A page of history, oldest first. `before`/`after` are message ids; without either, the newest
+ * page. Fetches one extra row to tell whether more exist in the paging direction.
+ */
+export async function selectHistory(
+  db: Executor,
+  conversationId: number,
+  opts: { visibleAfter: number; before?: number | undefined; after?: number | undefined; limit: number },
+): Promise<{ rows: MessageRow[]; hasMore: boolean }> {
+  const q = db('messages')
+    .select(COLUMNS)
+    .where('conversation_id', conversationId)
+    .andWhere('id', '>', Math.max(opts.visibleAfter, opts.after ?? 0));
+  if (opts.before !== undefined) q.andWhere('id', '<', opts.before);
+  const ascending = opts.after !== undefined && opts.before === undefined;
+  const rows: MessageRow[] = await q.orderBy('id', ascending ? 'asc' : 'desc').limit(opts.limit + 1);
+  const hasMore = rows.length > opts.limit;
+  const page = rows.slice(0, opts.limit);
+  return { rows: ascending ? page : page.reverse(), hasMore };
+}
+
+export async function deleteMessageRow(db: Executor, messageId: number): Promise<void> {
+  await db('messages').where({ id: messageId }).delete();
+}
+
+export async function selectLastMessageId(db: Executor, conversationId: number): Promise<number | null> {
+  const row = await db('messages').where({ conversation_id: conversationId }).max({ last: 'id' }).first();
+  return row?.last ? Number(row.last) : null;
+}

@@ -1,0 +1,19 @@
+import type { Knex } from 'knex';
+import * as initial from '../../migrations/20261125120000_create_core_schema.ts';
+
+type Migration = Knex.Migration;
+
+/** Migrations in order. Listed here (not discovered on disk) so they load the same under tsx, tsc and bundlers. */
+const MIGRATIONS: Record<string, Migration> = {
+  '20261125120000_create_core_schema': initial,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(MIGRATIONS),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => {
+    const migration = MIGRATIONS[name];
+    if (!migration) throw new Error(`unknown migration ${name}`);
+    return migration;
+  },
+};

@@ -1,0 +1,51 @@
+import type { Executor } from './db.ts';
+
+export interface SessionRow {
+  id: string;
+  user_id: number;
+  expires_at: string;
+}
+
+export async function insertSession(
+  db: Executor,
+  session: SessionRow & { created_at: string },
+): Promise<void> {
+  await db('sessions').insert(session);
+}
+
+/** A session that is neither revoked nor expired, of a user that still exists. */
+export async function selectLiveSession(
+  db: Executor,
+  id: string,
+  nowIso: string,
+): Promise<SessionRow | undefined> {
+  return db('sessions')
+    .first('sessions.id', 'sessions.user_id', 'sessions.expires_at')
+    .join('users', 'users.id', 'sessions.user_id')
+    .where('sessions.id', id)
+    .whereNull('sessions.revoked_at')
+    .where('sessions.expires_at', '>', nowIso)
+    .whereNull('users.deleted_at');
+}
+
+export async function extendSession(db: Executor, id: string, expiresAt: string): Promise<void> {
+  await db('sessions').where({ id }).update({ expires_at: expiresAt });
+}
+
+/** Revokes the given user's live sessions, except `keep`; returns the ids revoked. */
+export async function revokeUserSessions(
+  db: Executor,
+  userId: number,
+  at: string,
+  keep?: string,
+): Promise<string[]> {
+  const q = db('sessions').select('id').where({ user_id: userId }).whereNull('revoked_at');
+  if (keep) q.whereNot('id', keep);
+  const ids = (await q).map((r: { id: string }) => r.id);
+  if (ids.length) await db('sessions').whereIn('id', ids).update({ revoked_at: at });
+  return ids;
+}
+
+export async function revokeSession(db: Executor, id: string, at: string): Promise<void> {
+  await db('sessions').where({ id }).whereNull('revoked_at').update({ revoked_at: at });
+}
