@@ -1,0 +1,50 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../lib/config.ts';
+import { type RunningParley, startParley } from '../../lib/server.ts';
+
+export interface TestServer {
+  url: string;
+  parley: RunningParley;
+  /** The temporary folder holding this server's database and secret. */
+  dir: string;
+  env: Record<string, string>;
+  /** Stops the server, keeping its database. */
+  stop(): Promise<void>;
+  /** Stops the server and deletes its database. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a real Parley on an ephemeral port with a fresh database in a temporary folder.
+ * `env` overrides the configuration (same variables as the README). Passing `dir` reuses a
+ * database, which is how restart specs start "the same server" again.
+ */
+export async function startServer(env: Record<string, string> = {}, dir?: string): Promise<TestServer> {
+  const folder = dir ?? mkdtempSync(join(tmpdir(), 'parley-spec-'));
+  const fullEnv = {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: `sqlite:${join(folder, 'parley.db')}`,
+    DATA_DIR: folder,
+    SESSION_SECRET: dir ? '' : randomBytes(24).toString('base64url'),
+    LOG_LEVEL: process.env.PARLEY_TEST_LOG_LEVEL ?? 'silent',
+    ...env,
+  };
+  if (!fullEnv.SESSION_SECRET) delete (fullEnv as Partial<typeof fullEnv>).SESSION_SECRET;
+  const parley = await startParley(loadConfig(fullEnv));
+  const stop = () => parley.close();
+  return {
+    url: parley.url,
+    parley,
+    dir: folder,
+    env: fullEnv,
+    stop,
+    close: async () => {
+      await stop();
+      rmSync(folder, { recursive: true, force: true });
+    },
+  };
+}
