@@ -1,8 +1,8 @@
 import type { z } from 'zod';
 import type { Deps } from './deps.ts';
 import { badRequest, forbidden, invalid, isUniqueViolation, notFound } from './errors.ts';
-import { encodeCursor } from './events/cursor.ts';
 import { commitWithEvents } from './events/log.ts';
+import { encodeCursor } from './events/position.ts';
 import type { Conversation, Message } from './schemas.ts';
 import {
   type ConversationRow,
@@ -18,7 +18,7 @@ import {
   touchConversation,
 } from './store/conversations.ts';
 import type { Executor } from './store/db.ts';
-import { selectHeadEventId } from './store/events.ts';
+import { selectHeadPosition } from './store/events.ts';
 import {
   deleteMessageRow,
   insertMessage,
@@ -180,7 +180,7 @@ export async function listConversations(
   const after = decodeListCursor(opts.cursor);
   // One transaction: the event cursor is exactly as of the state read with it.
   return deps.db.transaction(async (trx) => {
-    const head = await selectHeadEventId(trx);
+    const head = await selectHeadPosition(trx);
     const rows = await selectConversationsOf(trx, userId, { after, limit: opts.limit + 1 });
     const page = rows.slice(0, opts.limit);
     const last = page.at(-1);
@@ -204,7 +204,7 @@ export async function getConversation(
   eventCursor: string;
 }> {
   return deps.db.transaction(async (trx) => {
-    const head = await selectHeadEventId(trx);
+    const head = await selectHeadPosition(trx);
     const membership = await membershipOf(trx, conversationId, userId);
     const history = await selectHistory(trx, conversationId, {
       visibleAfter: membership.visible_after_message_id,

@@ -47,15 +47,20 @@ export async function up(knex: Knex): Promise<void> {
     t.string('updated_at', 24).notNullable();
   });
 
-  // The event log. `id` is the cursor: it grows in commit order on SQLite's single writer.
+  // The event log, ordered by (tx, id): see lib/events/position.ts.
+  const pg = knex.client.config.client === 'pg';
   await knex.schema.createTable('events', (t) => {
     t.bigIncrements('id');
+    // The inserting transaction on PostgreSQL; always 0 on SQLite.
+    const tx = t.bigInteger('tx').notNullable();
+    tx.defaultTo(pg ? knex.raw('pg_current_xact_id()::text::bigint') : 0);
     t.string('type', 40).notNullable();
     // Set for events every member of a conversation sees; NULL for events with explicit recipients.
     t.integer('conversation_id').unsigned().nullable();
     t.text('data').notNullable();
     t.string('at', 24).notNullable();
-    t.index(['conversation_id', 'id']);
+    t.index(['tx', 'id']);
+    t.index(['conversation_id', 'tx', 'id']);
     t.index(['at']);
   });
 
@@ -96,9 +101,11 @@ export async function up(knex: Knex): Promise<void> {
     t.unique(['conversation_id', 'sender_id', 'client_message_id']);
   });
 
+  // Where retention pruned the log up to: a cursor before it may have missed events.
   await knex.schema.createTable('log_state', (t) => {
     t.string('key', 40).primary();
-    t.bigInteger('value').notNullable();
+    t.bigInteger('tx').notNullable();
+    t.bigInteger('id').notNullable();
   });
 }
 

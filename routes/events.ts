@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { Deps } from '../lib/deps.ts';
 import { rateLimited } from '../lib/errors.ts';
-import { decodeCursor } from '../lib/events/cursor.ts';
 import { servePoll } from '../lib/events/long-poll.ts';
+import { decodeCursor } from '../lib/events/position.ts';
 import { serveEventStream } from '../lib/events/sse.ts';
 import { route } from '../lib/http/route.ts';
 import type { Session } from '../lib/sessions.ts';

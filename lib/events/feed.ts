@@ -1,6 +1,7 @@
 import type { Db } from '../store/db.ts';
-import { selectEventsForUser, selectHeadEventId, selectPrunedThrough } from '../store/events.ts';
+import { selectEventsForUser, selectHeadPosition, selectPrunedThrough } from '../store/events.ts';
 import { nowIso } from '../time.ts';
+import { isAfter, type Position } from './position.ts';
 import { WireEvent } from './wire.ts';
 
 /**
@@ -10,16 +11,18 @@ import { WireEvent } from './wire.ts';
  */
 export async function startingPoint(
   db: Db,
-  cursor: number | undefined,
-): Promise<{ after: number; reset: WireEvent | null }> {
-  const [head, prunedThrough] = await Promise.all([selectHeadEventId(db), selectPrunedThrough(db)]);
+  cursor: Position | undefined,
+): Promise<{ after: Position; reset: WireEvent | null }> {
+  const [head, prunedThrough] = await Promise.all([selectHeadPosition(db), selectPrunedThrough(db)]);
   if (cursor === undefined) return { after: head, reset: null };
-  if (cursor < prunedThrough || cursor > head) return { after: head, reset: WireEvent.reset(head, nowIso()) };
+  if (isAfter(prunedThrough, cursor) || isAfter(cursor, head)) {
+    return { after: head, reset: WireEvent.reset(head, nowIso()) };
+  }
   return { after: cursor, reset: null };
 }
 
-/** The next events from the log that this user may see, oldest first. */
-export async function readFeed(db: Db, userId: number, after: number, limit: number): Promise<WireEvent[]> {
+/** The next events from the log that this user may see, in log order. */
+export async function readFeed(db: Db, userId: number, after: Position, limit: number): Promise<WireEvent[]> {
   const rows = await selectEventsForUser(db, userId, after, limit);
   return rows.map(WireEvent.fromRow);
 }

@@ -4,10 +4,11 @@ import {
   type EventRow,
   selectAudiences,
   selectEventsAfter,
-  selectHeadEventId,
+  selectHeadPosition,
   selectRecipients,
 } from '../store/events.ts';
 import type { Bus, BusMessage } from './bus.ts';
+import { ORIGIN, type Position } from './position.ts';
 import { WireEvent } from './wire.ts';
 
 /** One open SSE stream or waiting long-poll of one session. */
@@ -31,7 +32,7 @@ const TAIL_BATCH = 1000;
  */
 export class EventHub {
   private readonly subscribers = new Map<number, Set<Subscriber>>();
-  private tailId = 0;
+  private tail: Position = ORIGIN;
   private draining: Promise<void> | null = null;
   private wakeAgain = false;
   private unsubscribeBus: (() => void) | null = null;
@@ -43,7 +44,7 @@ export class EventHub {
   ) {}
 
   async start(): Promise<void> {
-    this.tailId = await selectHeadEventId(this.db);
+    this.tail = await selectHeadPosition(this.db);
     this.unsubscribeBus = this.bus.subscribe((message) => this.onBusMessage(message));
   }
 
@@ -112,10 +113,11 @@ export class EventHub {
   private async drain(): Promise<void> {
     for (;;) {
       this.wakeAgain = false;
-      const rows = await selectEventsAfter(this.db, this.tailId, TAIL_BATCH);
+      const rows = await selectEventsAfter(this.db, this.tail, TAIL_BATCH);
       if (rows.length === 0) return;
       if (this.subscribers.size > 0) await this.fanOut(rows);
-      this.tailId = rows.at(-1)!.id;
+      const last = rows.at(-1)!;
+      this.tail = { tx: last.tx, id: last.id };
       if (rows.length < TAIL_BATCH && !this.wakeAgain) return;
     }
   }
@@ -126,7 +128,7 @@ export class EventHub {
     ];
     const directIds = rows.filter((r) => r.conversation_id === null).map((r) => r.id);
     const [audiences, recipients] = await Promise.all([
-      selectAudiences(this.db, conversationIds, this.tailId),
+      selectAudiences(this.db, conversationIds, Math.min(...rows.map((r) => r.id))),
       selectRecipients(this.db, directIds),
     ]);
     const membersOf = new Map<number, typeof audiences>();

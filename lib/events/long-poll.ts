@@ -1,9 +1,9 @@
 import type Koa from 'koa';
 import type { Deps } from '../deps.ts';
 import type { Session } from '../sessions.ts';
-import { encodeCursor } from './cursor.ts';
 import { readFeed, startingPoint } from './feed.ts';
 import type { Subscriber } from './hub.ts';
+import { encodeCursor, isAfter, ORIGIN, type Position } from './position.ts';
 import type { WireEvent } from './wire.ts';
 
 /**
@@ -14,7 +14,7 @@ class Waiter implements Subscriber {
   readonly userId: number;
   readonly sessionId: string;
   private collected: WireEvent[] = [];
-  private after = 0;
+  private after: Position = ORIGIN;
   private waiting = false;
   private settled = false;
   private resolve!: () => void;
@@ -29,9 +29,9 @@ class Waiter implements Subscriber {
   }
 
   /** The log was read up to `after` and had nothing: wait for what comes next. */
-  waitAfter(after: number): void {
+  waitAfter(after: Position): void {
     this.after = after;
-    this.collected = this.collected.filter((e) => e.id === null || e.id > after);
+    this.collected = this.collected.filter((e) => e.position === null || isAfter(e.position, after));
     this.waiting = true;
     if (this.collected.length) this.wakeSoon();
   }
@@ -41,7 +41,7 @@ class Waiter implements Subscriber {
   }
 
   deliver(event: WireEvent): void {
-    if (event.id !== null && event.id <= this.after) return;
+    if (event.position !== null && !isAfter(event.position, this.after)) return;
     this.collected.push(event);
     if (this.waiting) this.wakeSoon();
   }
@@ -63,7 +63,7 @@ class Waiter implements Subscriber {
 }
 
 /** Body of a poll answer, assembled from the events' shared JSON. */
-const pollBody = (events: readonly WireEvent[], cursor: number): string =>
+const pollBody = (events: readonly WireEvent[], cursor: Position): string =>
   `{"events":[${events.map((e) => e.json).join(',')}],"cursor":"${encodeCursor(cursor)}"}`;
 
 /** Serves GET /events/poll: answers at once when events are pending, otherwise waits up to `timeoutMs`. */
@@ -71,7 +71,7 @@ export async function servePoll(
   deps: Deps,
   ctx: Koa.Context,
   session: Session,
-  cursor: number | undefined,
+  cursor: Position | undefined,
   timeoutMs: number,
 ): Promise<void> {
   ctx.req.socket.setTimeout(0);
@@ -85,13 +85,13 @@ export async function servePoll(
     const { after, reset } = await startingPoint(deps.db, cursor);
     const backlog = await readFeed(deps.db, session.userId, after, deps.config.pollBatchSize);
     let events: WireEvent[] = reset ? [reset, ...backlog] : backlog;
-    let position = backlog.at(-1)?.id ?? after;
+    let position = backlog.at(-1)?.position ?? after;
     if (events.length === 0 && timeoutMs > 0) {
       waiter.waitAfter(after);
       timer = setTimeout(() => waiter.wake(), timeoutMs);
       await waiter.woken;
       events = waiter.events.slice(0, deps.config.pollBatchSize);
-      for (const e of events) if (e.id !== null) position = e.id;
+      for (const e of events) if (e.position !== null) position = e.position;
     }
     ctx.type = 'application/json';
     ctx.body = pollBody(events, position);

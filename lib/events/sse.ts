@@ -3,6 +3,7 @@ import type { Deps } from '../deps.ts';
 import type { Session } from '../sessions.ts';
 import { readFeed, startingPoint } from './feed.ts';
 import type { Subscriber } from './hub.ts';
+import { isAfter, ORIGIN, type Position } from './position.ts';
 import type { WireEvent } from './wire.ts';
 
 // Tells EventSource how long to wait before reconnecting after a drop.
@@ -18,7 +19,7 @@ const openStreams = new Set<SseStream>();
 class SseStream implements Subscriber {
   readonly userId: number;
   readonly sessionId: string;
-  private lastId: number;
+  private last: Position = ORIGIN;
   private pending: WireEvent[] | null = [];
   private ended = false;
   readonly done: Promise<void>;
@@ -31,7 +32,6 @@ class SseStream implements Subscriber {
   ) {
     this.userId = session.userId;
     this.sessionId = session.id;
-    this.lastId = 0;
     this.done = new Promise((resolve) => {
       this.finish = resolve;
     });
@@ -49,9 +49,9 @@ class SseStream implements Subscriber {
   }
 
   send(event: WireEvent): void {
-    if (event.id !== null) {
-      if (event.id <= this.lastId) return;
-      this.lastId = event.id;
+    if (event.position !== null) {
+      if (!isAfter(event.position, this.last)) return;
+      this.last = event.position;
     }
     this.write(event.frame);
   }
@@ -62,8 +62,8 @@ class SseStream implements Subscriber {
   }
 
   /** Replay is over: flush what arrived meanwhile and write live from now on. */
-  goLive(after: number): void {
-    if (this.lastId < after) this.lastId = after;
+  goLive(after: Position): void {
+    if (isAfter(after, this.last)) this.last = after;
     const pending = this.pending ?? [];
     this.pending = null;
     for (const event of pending) this.send(event);
@@ -100,7 +100,7 @@ export async function serveEventStream(
   deps: Deps,
   ctx: Koa.Context,
   session: Session,
-  cursor: number | undefined,
+  cursor: Position | undefined,
 ) {
   ctx.respond = false;
   const res = ctx.res;
@@ -126,7 +126,7 @@ export async function serveEventStream(
       const batch = await readFeed(deps.db, session.userId, position, deps.config.pollBatchSize);
       for (const event of batch) stream.send(event);
       if (batch.length < deps.config.pollBatchSize) break;
-      position = batch.at(-1)!.id!;
+      position = batch.at(-1)!.position!;
     }
     stream.goLive(after);
     // A comment marks "caught up and live", and makes curl and proxies show the stream at once.

@@ -1,6 +1,6 @@
 import type { EventRow } from '../store/events.ts';
 import type { EphemeralEventType } from './bus.ts';
-import { encodeCursor } from './cursor.ts';
+import { encodeCursor, type Position } from './position.ts';
 
 /**
  * An event ready to send. The JSON is assembled once from the stored data (never re-serialized)
@@ -11,15 +11,15 @@ export class WireEvent {
 
   constructor(
     /** Log position; null for ephemeral events, which carry no cursor. */
-    readonly id: number | null,
+    readonly position: Position | null,
     readonly type: string,
     readonly json: string,
   ) {}
 
   static fromRow(row: EventRow): WireEvent {
-    const cursor = encodeCursor(row.id);
+    const cursor = encodeCursor(row);
     return new WireEvent(
-      row.id,
+      { tx: row.tx, id: row.id },
       row.type,
       `{"id":"${cursor}","type":"${row.type}","at":"${row.at}","data":${row.data}}`,
     );
@@ -29,17 +29,20 @@ export class WireEvent {
     return new WireEvent(null, type, JSON.stringify({ type, at, data }));
   }
 
-  /** The event that tells a client its cursor was too old: refetch state, then go on from `headId`. */
-  static reset(headId: number, at: string): WireEvent {
-    const cursor = encodeCursor(headId);
-    return new WireEvent(headId, 'reset', JSON.stringify({ id: cursor, type: 'reset', at, data: {} }));
+  /** The event that tells a client its cursor was too old: refetch state, then go on from `head`. */
+  static reset(head: Position, at: string): WireEvent {
+    return new WireEvent(
+      head,
+      'reset',
+      JSON.stringify({ id: encodeCursor(head), type: 'reset', at, data: {} }),
+    );
   }
 
   get frame(): string {
     this.sseFrame ??=
-      this.id === null
+      this.position === null
         ? `event: ${this.type}\ndata: ${this.json}\n\n`
-        : `id: ${encodeCursor(this.id)}\nevent: ${this.type}\ndata: ${this.json}\n\n`;
+        : `id: ${encodeCursor(this.position)}\nevent: ${this.type}\ndata: ${this.json}\n\n`;
     return this.sseFrame;
   }
 }

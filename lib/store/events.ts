@@ -1,4 +1,5 @@
-import type { Executor } from './db.ts';
+import { latest, ORIGIN, type Position } from '../events/position.ts';
+import { type Db, type Executor, isPostgres } from './db.ts';
 
 /** Every kind of event the log holds. A closed union, so user input never reaches an `event:` line. */
 export type LoggedEventType =
@@ -20,6 +21,7 @@ export type NewEvent =
   | { type: LoggedEventType; recipients: readonly number[]; data: unknown };
 
 export interface EventRow {
+  tx: number;
   id: number;
   type: LoggedEventType;
   conversation_id: number | null;
@@ -44,42 +46,56 @@ export async function insertEvent(db: Executor, event: NewEvent, at: string): Pr
   return id;
 }
 
-/** The events one user may see after `afterId`: their conversations while a member, and their own. */
+/**
+ * On PostgreSQL, only events of transactions older than every transaction still running: a
+ * running one may yet commit an event that sorts before the newest visible ones. Reading below
+ * that horizon, in (tx, id) order, never skips an event that commits late. SQLite needs no horizon.
+ */
+function horizon(db: Executor): string {
+  return isPostgres(db) ? 'AND e.tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint' : '';
+}
+
+const AFTER = '(e.tx > ? OR (e.tx = ? AND e.id > ?))';
+const afterArgs = (p: Position) => [p.tx, p.tx, p.id];
+
+/** The events one user may see after `after`: their conversations while a member, and their own. */
 export async function selectEventsForUser(
   db: Executor,
   userId: number,
-  afterId: number,
+  after: Position,
   limit: number,
 ): Promise<EventRow[]> {
-  const rows = await db.raw(
-    `SELECT id, type, conversation_id, data, at FROM (
-       SELECT e.id, e.type, e.conversation_id, e.data, e.at
+  const result = await db.raw(
+    `SELECT tx, id, type, conversation_id, data, at FROM (
+       SELECT e.tx, e.id, e.type, e.conversation_id, e.data, e.at
          FROM memberships m
          JOIN events e ON e.conversation_id = m.conversation_id
                       AND e.id > m.joined_event_id
                       AND (m.left_event_id IS NULL OR e.id <= m.left_event_id)
-        WHERE m.user_id = ? AND e.id > ?
+        WHERE m.user_id = ? AND ${AFTER} ${horizon(db)}
        UNION ALL
-       SELECT e.id, e.type, e.conversation_id, e.data, e.at
+       SELECT e.tx, e.id, e.type, e.conversation_id, e.data, e.at
          FROM event_recipients r
          JOIN events e ON e.id = r.event_id
-        WHERE r.user_id = ? AND r.event_id > ?
+        WHERE r.user_id = ? AND ${AFTER} ${horizon(db)}
      ) visible
-     ORDER BY id
+     ORDER BY tx, id
      LIMIT ?`,
-    [userId, afterId, userId, afterId, limit],
+    [userId, ...afterArgs(after), userId, ...afterArgs(after), limit],
   );
-  return normalizeRows(rows);
+  return normalizeRows(Array.isArray(result) ? result : result.rows);
 }
 
-/** All events after `afterId`, for the node's log tail that fans them out. */
-export async function selectEventsAfter(db: Executor, afterId: number, limit: number): Promise<EventRow[]> {
-  const rows = await db('events')
-    .select('id', 'type', 'conversation_id', 'data', 'at')
-    .where('id', '>', afterId)
-    .orderBy('id')
-    .limit(limit);
-  return rows.map((r) => ({ ...r, id: Number(r.id) }));
+/** All events after `after`, for the node's log tail that fans them out. */
+export async function selectEventsAfter(db: Executor, after: Position, limit: number): Promise<EventRow[]> {
+  const result = await db.raw(
+    `SELECT e.tx, e.id, e.type, e.conversation_id, e.data, e.at FROM events e
+      WHERE ${AFTER} ${horizon(db)}
+      ORDER BY e.tx, e.id
+      LIMIT ?`,
+    [...afterArgs(after), limit],
+  );
+  return normalizeRows(Array.isArray(result) ? result : result.rows);
 }
 
 export interface AudienceRow {
@@ -89,17 +105,17 @@ export interface AudienceRow {
   left_event_id: number | null;
 }
 
-/** Membership periods of these conversations that may cover events after `afterId`. */
+/** Membership periods of these conversations that may cover events with ids from `fromId` on. */
 export async function selectAudiences(
   db: Executor,
   conversationIds: readonly number[],
-  afterId: number,
+  fromId: number,
 ): Promise<AudienceRow[]> {
   if (conversationIds.length === 0) return [];
   const rows = await db('memberships')
     .select('conversation_id', 'user_id', 'joined_event_id', 'left_event_id')
     .whereIn('conversation_id', conversationIds)
-    .andWhere((q) => q.whereNull('left_event_id').orWhere('left_event_id', '>', afterId));
+    .andWhere((q) => q.whereNull('left_event_id').orWhere('left_event_id', '>=', fromId));
   return rows.map((r) => ({
     conversation_id: r.conversation_id,
     user_id: r.user_id,
@@ -117,37 +133,49 @@ export async function selectRecipients(
   return rows.map((r) => ({ event_id: Number(r.event_id), user_id: r.user_id }));
 }
 
-/** The id of the newest event, 0 for an empty log: the cursor that means "now". */
-export async function selectHeadEventId(db: Executor): Promise<number> {
-  const row = await db('events').max({ head: 'id' }).first();
-  const pruned = await selectPrunedThrough(db);
-  return Math.max(Number(row?.head ?? 0), pruned);
+/** The position of the newest readable event (or of the pruning point): the cursor that means "now". */
+export async function selectHeadPosition(db: Executor): Promise<Position> {
+  const result = await db.raw(
+    `SELECT e.tx, e.id FROM events e WHERE 1 = 1 ${horizon(db)} ORDER BY e.tx DESC, e.id DESC LIMIT 1`,
+  );
+  const [row] = Array.isArray(result) ? result : result.rows;
+  const head = row ? { tx: Number(row.tx), id: Number(row.id) } : ORIGIN;
+  return latest(head, await selectPrunedThrough(db));
 }
 
-/** The newest event id that retention removed: a cursor below it may have missed events. */
-export async function selectPrunedThrough(db: Executor): Promise<number> {
-  const row = await db('log_state').where({ key: 'pruned_through' }).first('value');
-  return Number(row?.value ?? 0);
+/** The newest position that retention removed: a cursor before it may have missed events. */
+export async function selectPrunedThrough(db: Executor): Promise<Position> {
+  const row = await db('log_state').where({ key: 'pruned_through' }).first('tx', 'id');
+  return row ? { tx: Number(row.tx), id: Number(row.id) } : ORIGIN;
 }
 
 /** Deletes events older than `beforeIso`, remembering how far the log was pruned. */
-export async function pruneEvents(db: Executor, beforeIso: string): Promise<number> {
-  return (db as import('knex').Knex).transaction(async (trx) => {
-    const row = await trx('events').where('at', '<', beforeIso).max({ last: 'id' }).first();
-    const last = Number(row?.last ?? 0);
+export async function pruneEvents(db: Db, beforeIso: string): Promise<number> {
+  return db.transaction(async (trx) => {
+    const old = trx('events').where('at', '<', beforeIso);
+    const [last] = await old
+      .clone()
+      .select('tx', 'id')
+      .orderBy([
+        { column: 'tx', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ])
+      .limit(1);
     if (!last) return 0;
-    const deleted = await trx('events').where('id', '<=', last).delete();
+    const deleted = await old.clone().delete();
+    const position = { tx: Number(last.tx), id: Number(last.id) };
     await trx('log_state')
-      .insert({ key: 'pruned_through', value: last })
+      .insert({ key: 'pruned_through', ...position })
       .onConflict('key')
-      .merge({ value: last });
+      .merge(position);
     return deleted;
   });
 }
 
-function normalizeRows(result: unknown): EventRow[] {
-  // knex.raw returns an array on SQLite and a pg Result on PostgreSQL.
-  const rows = (Array.isArray(result) ? result : (result as { rows: EventRow[] }).rows) as EventRow[];
-  for (const r of rows) r.id = Number(r.id);
+function normalizeRows(rows: EventRow[]): EventRow[] {
+  for (const r of rows) {
+    r.id = Number(r.id);
+    r.tx = Number(r.tx);
+  }
   return rows;
 }
