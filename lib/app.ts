@@ -5,6 +5,7 @@ import { authRoutes } from '../routes/auth.ts';
 import { conversationRoutes } from '../routes/conversations.ts';
 import { eventRoutes } from '../routes/events.ts';
 import { operationRoutes } from '../routes/operations.ts';
+import { participantRoutes } from '../routes/participants.ts';
 import { userRoutes } from '../routes/users.ts';
 import type { Deps } from './deps.ts';
 import { buildOpenApi } from './http/openapi.ts';
@@ -17,6 +18,7 @@ export const ROUTES: readonly Route[] = [
   ...authRoutes,
   ...userRoutes,
   ...conversationRoutes,
+  ...participantRoutes,
   ...eventRoutes,
   ...operationRoutes,
 ];

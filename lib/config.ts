@@ -28,6 +28,8 @@ export interface Config {
   streamBufferBytes: number;
   loginFailuresPerWindow: number;
   loginFailureWindowMs: number;
+  /** Most current members a group may have. */
+  maxGroupMembers: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -55,6 +57,7 @@ const envSchema = z.object({
   STREAM_BUFFER_BYTES: positiveInt.default(1024 * 1024),
   LOGIN_FAILURES_PER_WINDOW: positiveInt.default(10),
   LOGIN_FAILURE_WINDOW_SECONDS: positiveInt.default(60),
+  MAX_GROUP_MEMBERS: positiveInt.default(1000),
 });
 
 export class ConfigError extends Error {
@@ -89,6 +92,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     streamBufferBytes: e.STREAM_BUFFER_BYTES,
     loginFailuresPerWindow: e.LOGIN_FAILURES_PER_WINDOW,
     loginFailureWindowMs: e.LOGIN_FAILURE_WINDOW_SECONDS * 1000,
+    maxGroupMembers: e.MAX_GROUP_MEMBERS,
   });
 }
 

@@ -76,6 +76,7 @@ async function presentConversations(
         username: p.username,
         displayName: p.display_name,
         avatarUrl: p.avatar_url,
+        role: p.role,
       })),
       createdBy: String(r.created_by),
       createdAt: r.created_at,
@@ -147,7 +148,7 @@ export async function createConversation(
   }
 }
 
-async function conversationFor(
+export async function conversationFor(
   db: Executor,
   userId: number,
   row: ConversationRow,

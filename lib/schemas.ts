@@ -53,6 +53,13 @@ export const UserSummary = z
   .object({ id: z.string(), username: z.string(), displayName: z.string(), avatarUrl: z.string().nullable() })
   .meta({ id: 'UserSummary' });
 
+/** A member of a conversation: who they are and what they may do there. */
+export const Participant = UserSummary.extend({
+  role: z.enum(['owner', 'admin', 'member']).meta({
+    description: 'owner and admin add, remove and rename; owner also changes roles',
+  }),
+}).meta({ id: 'Participant' });
+
 export const Message = z
   .object({
     id: z.string(),
@@ -70,7 +77,7 @@ export const Conversation = z
     id: z.string(),
     type: z.enum(['direct', 'group']),
     title: z.string().nullable(),
-    participants: z.array(UserSummary),
+    participants: z.array(Participant),
     createdBy: z.string(),
     createdAt: isoTime,
     updatedAt: isoTime,

@@ -137,6 +137,7 @@ export interface ParticipantRow {
   username: string;
   display_name: string;
   avatar_url: string | null;
+  role: 'owner' | 'admin' | 'member';
 }
 
 /** Current participants of several conversations in one query, in joining order. */
@@ -153,6 +154,7 @@ export async function selectParticipants(
       'users.username',
       'users.display_name',
       'users.avatar_url',
+      'memberships.role',
     )
     .whereIn('memberships.conversation_id', conversationIds)
     .whereNull('memberships.left_event_id')

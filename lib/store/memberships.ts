@@ -1,0 +1,77 @@
+import type { Executor } from './db.ts';
+
+export type Role = 'owner' | 'admin' | 'member';
+
+export interface CurrentMemberRow {
+  /** The membership period's id: lower means a member since longer. */
+  id: number;
+  user_id: number;
+  role: Role;
+}
+
+/** Current members of a conversation, longest-standing first. */
+export async function selectCurrentMembers(
+  db: Executor,
+  conversationId: number,
+): Promise<CurrentMemberRow[]> {
+  return db('memberships')
+    .select('id', 'user_id', 'role')
+    .where({ conversation_id: conversationId })
+    .whereNull('left_event_id')
+    .orderBy('id');
+}
+
+/**
+ * Takes the conversation's row lock (on PostgreSQL) for the rest of the transaction, so concurrent
+ * membership changes of one conversation apply one after the other and the member cap holds.
+ */
+export async function lockConversation(db: Executor, conversationId: number, at: string): Promise<void> {
+  await db('conversations').where({ id: conversationId }).update({ updated_at: at });
+}
+
+export async function insertMembership(
+  db: Executor,
+  m: {
+    conversationId: number;
+    userId: number;
+    role: Role;
+    joinedEventId: number;
+    visibleAfterMessageId: number;
+    at: string;
+  },
+): Promise<void> {
+  await db('memberships').insert({
+    conversation_id: m.conversationId,
+    user_id: m.userId,
+    role: m.role,
+    joined_at: m.at,
+    joined_event_id: m.joinedEventId,
+    visible_after_message_id: m.visibleAfterMessageId,
+    // What was there before joining is neither unread nor undelivered for the newcomer.
+    last_read_message_id: m.visibleAfterMessageId,
+    last_delivered_message_id: m.visibleAfterMessageId,
+  });
+}
+
+/** Closes a membership period at the event that announced the leaving. */
+export async function endMembership(db: Executor, membershipId: number, leftEventId: number): Promise<void> {
+  await db('memberships').where({ id: membershipId }).update({ left_event_id: leftEventId });
+}
+
+export async function updateRole(db: Executor, membershipId: number, role: Role): Promise<void> {
+  await db('memberships').where({ id: membershipId }).update({ role });
+}
+
+export async function updateTitle(
+  db: Executor,
+  conversationId: number,
+  title: string | null,
+  at: string,
+): Promise<void> {
+  await db('conversations').where({ id: conversationId }).update({ title, updated_at: at });
+}
+
+export async function selectLastMessageIdOf(db: Executor, conversationId: number): Promise<number> {
+  const row = await db('conversations').first('last_message_id').where({ id: conversationId });
+  return Number(row?.last_message_id ?? 0);
+}
