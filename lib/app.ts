@@ -4,6 +4,7 @@ import helmet from 'koa-helmet';
 import { authRoutes } from '../routes/auth.ts';
 import { conversationRoutes } from '../routes/conversations.ts';
 import { eventRoutes } from '../routes/events.ts';
+import { messageEditRoutes } from '../routes/message-edits.ts';
 import { operationRoutes } from '../routes/operations.ts';
 import { participantRoutes } from '../routes/participants.ts';
 import { userRoutes } from '../routes/users.ts';
@@ -19,6 +20,7 @@ export const ROUTES: readonly Route[] = [
   ...userRoutes,
   ...conversationRoutes,
   ...participantRoutes,
+  ...messageEditRoutes,
   ...eventRoutes,
   ...operationRoutes,
 ];

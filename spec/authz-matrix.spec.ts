@@ -84,6 +84,8 @@ const EXPECTED: Record<string, Expectation> = {
   removeParticipant: { status: as(401, 404, 403, 204) },
   changeParticipantRole: { status: as(401, 404, 403, 200), body: () => ({ role: 'owner' }) },
   renameConversation: { status: as(401, 404, 403, 200), body: () => ({ title: 'Renamed' }) },
+  editMessage: { status: as(401, 404, 403, 200), body: () => ({ body: 'edited' }) },
+  editMessageAlias: { status: as(401, 404, 403, 200), body: () => ({ body: 'edited' }) },
   streamEvents: { status: as(401, 200, 200, 200) },
   pollEvents: { status: as(401, 200, 200, 200), query: '?timeout=0' },
   health: { status: all(200) },
