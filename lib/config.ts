@@ -26,6 +26,8 @@ export interface Config {
   streamsPerUser: number;
   /** Bytes an SSE connection may have queued in its socket before it is cut off as too slow. */
   streamBufferBytes: number;
+  /** Node's HTTP server timeouts (0 = none); event streams and waiting polls are exempt by design. */
+  httpTimeouts: { requestMs: number; headersMs: number; keepAliveMs: number; idleSocketMs: number };
   loginFailuresPerWindow: number;
   loginFailureWindowMs: number;
   /** Most current members a group may have. */
@@ -55,6 +57,10 @@ const envSchema = z.object({
   POLL_BATCH_SIZE: positiveInt.max(5000).default(500),
   STREAMS_PER_USER: positiveInt.default(20),
   STREAM_BUFFER_BYTES: positiveInt.default(1024 * 1024),
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(0).default(300_000),
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(0).default(60_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(0).default(5_000),
+  HTTP_IDLE_SOCKET_TIMEOUT_MS: z.coerce.number().int().min(0).default(0),
   LOGIN_FAILURES_PER_WINDOW: positiveInt.default(10),
   LOGIN_FAILURE_WINDOW_SECONDS: positiveInt.default(60),
   MAX_GROUP_MEMBERS: positiveInt.default(1000),
@@ -90,6 +96,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pollBatchSize: e.POLL_BATCH_SIZE,
     streamsPerUser: e.STREAMS_PER_USER,
     streamBufferBytes: e.STREAM_BUFFER_BYTES,
+    httpTimeouts: Object.freeze({
+      requestMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      // Node requires headersTimeout <= requestTimeout.
+      headersMs: e.HTTP_REQUEST_TIMEOUT_MS
+        ? Math.min(e.HTTP_HEADERS_TIMEOUT_MS, e.HTTP_REQUEST_TIMEOUT_MS)
+        : e.HTTP_HEADERS_TIMEOUT_MS,
+      keepAliveMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      idleSocketMs: e.HTTP_IDLE_SOCKET_TIMEOUT_MS,
+    }),
     loginFailuresPerWindow: e.LOGIN_FAILURES_PER_WINDOW,
     loginFailureWindowMs: e.LOGIN_FAILURE_WINDOW_SECONDS * 1000,
     maxGroupMembers: e.MAX_GROUP_MEMBERS,

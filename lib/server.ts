@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import packageJson from '../package.json' with { type: 'json' };
@@ -9,7 +9,6 @@ import type { Deps } from './deps.ts';
 import { LocalBus } from './events/bus.ts';
 import { EventHub } from './events/hub.ts';
 import { startRetention } from './events/retention.ts';
-import { startHeartbeats } from './events/sse.ts';
 import { LoginThrottle } from './login-throttle.ts';
 import { migrate, openDatabase } from './store/db.ts';
 
@@ -43,9 +42,20 @@ export async function startParley(config: Config): Promise<RunningParley> {
     loginThrottle: new LoginThrottle(config.loginFailuresPerWindow, config.loginFailureWindowMs),
   };
   const app = createApp(deps, packageJson.version);
-  const server = app.listen(config.port, config.host);
+  const { requestMs, headersMs, keepAliveMs, idleSocketMs } = config.httpTimeouts;
+  const server = createServer(
+    {
+      requestTimeout: requestMs,
+      headersTimeout: headersMs,
+      keepAliveTimeout: keepAliveMs,
+      // How often Node looks for requests past those timeouts: often enough to honour short ones.
+      connectionsCheckingInterval: checkingInterval(requestMs, headersMs),
+    },
+    app.callback(),
+  );
+  server.timeout = idleSocketMs;
+  server.listen(config.port, config.host);
   await once(server, 'listening');
-  const stopHeartbeats = startHeartbeats(config.heartbeatMs);
   const stopRetention = startRetention(db, config.eventRetentionMs, log);
   const { port } = server.address() as AddressInfo;
   log.info({ port, database: config.database.client }, `Parley listening on http://localhost:${port}`);
@@ -53,7 +63,6 @@ export async function startParley(config: Config): Promise<RunningParley> {
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
-      stopHeartbeats();
       stopRetention();
       await hub.stop();
       await bus.close();
@@ -65,6 +74,12 @@ export async function startParley(config: Config): Promise<RunningParley> {
     return closing;
   };
   return { url: `http://127.0.0.1:${port}`, port, server, deps, close };
+}
+
+/** Node checks for requests past their timeout every 30 s by default; short timeouts need it sooner. */
+function checkingInterval(...timeoutsMs: number[]): number {
+  const shortest = Math.min(30_000, ...timeoutsMs.filter((t) => t > 0));
+  return Math.max(250, Math.floor(shortest / 4));
 }
 
 /** The process entry point: run until SIGTERM or SIGINT, then shut down in order. */

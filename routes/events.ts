@@ -50,7 +50,9 @@ export const eventRoutes = [
       ...problems(400, 401, 429),
     },
     handler: async ({ deps, session, query, ctx }) => {
-      const cursor = decodeCursor(query.cursor ?? (ctx.get('Last-Event-ID') || undefined));
+      // Last-Event-ID wins: EventSource sends it on every reconnect, while a `?cursor=` in its URL
+      // is where the first connection started.
+      const cursor = decodeCursor(ctx.get('Last-Event-ID') || query.cursor);
       checkConnectionCap(deps, session);
       await serveEventStream(deps, ctx, session, cursor);
       return undefined;

@@ -1,5 +1,6 @@
 import type Koa from 'koa';
 import type { Deps } from '../deps.ts';
+import { unauthenticated } from '../errors.ts';
 import type { Session } from '../sessions.ts';
 import { readFeed, startingPoint } from './feed.ts';
 import type { Subscriber } from './hub.ts';
@@ -17,6 +18,8 @@ class Waiter implements Subscriber {
   private after: Position = ORIGIN;
   private waiting = false;
   private settled = false;
+  /** Why the hub closed this poll, if it did. */
+  closedBecause: 'revoked' | 'shutdown' | null = null;
   private resolve!: () => void;
   readonly woken: Promise<void>;
 
@@ -46,7 +49,8 @@ class Waiter implements Subscriber {
     if (this.waiting) this.wakeSoon();
   }
 
-  close(): void {
+  close(reason: 'revoked' | 'shutdown'): void {
+    this.closedBecause = reason;
     this.wake();
   }
 
@@ -90,6 +94,8 @@ export async function servePoll(
       waiter.waitAfter(after);
       timer = setTimeout(() => waiter.wake(), timeoutMs);
       await waiter.woken;
+      // A poll of a session revoked while it waited answers like any request of that session.
+      if (waiter.closedBecause === 'revoked') throw unauthenticated('The session was revoked. Log in again.');
       events = waiter.events.slice(0, deps.config.pollBatchSize);
       for (const e of events) if (e.position !== null) position = e.position;
     }

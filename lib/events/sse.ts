@@ -1,16 +1,16 @@
+import type { ServerResponse } from 'node:http';
 import type Koa from 'koa';
 import type { Deps } from '../deps.ts';
+import { unauthenticated, unavailable } from '../errors.ts';
 import type { Session } from '../sessions.ts';
 import { readFeed, startingPoint } from './feed.ts';
 import type { Subscriber } from './hub.ts';
-import { isAfter, ORIGIN, type Position } from './position.ts';
+import { isAfter, type Position } from './position.ts';
 import type { WireEvent } from './wire.ts';
 
-// Tells EventSource how long to wait before reconnecting after a drop.
+// Tells EventSource how long to wait before reconnecting after a drop: short enough to feel live,
+// long enough that a restarting server is not hammered.
 const RETRY_MS = 2000;
-
-/** Every open SSE response on this node, so one timer can send all heartbeats. */
-const openStreams = new Set<SseStream>();
 
 /**
  * One SSE response. It buffers live events while the backlog is replayed, then writes live —
@@ -19,33 +19,41 @@ const openStreams = new Set<SseStream>();
 class SseStream implements Subscriber {
   readonly userId: number;
   readonly sessionId: string;
-  private last: Position = ORIGIN;
+  private last: Position;
   private pending: WireEvent[] | null = [];
   private ended = false;
+  private readonly heartbeat: NodeJS.Timeout;
   readonly done: Promise<void>;
   private finish!: () => void;
 
   constructor(
-    private readonly res: import('node:http').ServerResponse,
+    private readonly res: ServerResponse,
     session: Session,
-    private readonly maxBufferedBytes: number,
+    after: Position,
+    private readonly limits: { maxBufferedBytes: number; heartbeatMs: number },
   ) {
     this.userId = session.userId;
     this.sessionId = session.id;
+    this.last = after;
     this.done = new Promise((resolve) => {
       this.finish = resolve;
     });
-    res.on('close', () => this.end());
-    res.on('error', () => this.end());
+    res.on('close', () => this.end('gone'));
+    res.on('error', () => this.end('gone'));
+    // A comment after each quiet interval keeps proxies and NATs from closing the idle connection,
+    // and a write to a dead peer surfaces as an error that ends the stream.
+    this.heartbeat = setInterval(() => this.write(':\n\n'), limits.heartbeatMs);
+    this.heartbeat.unref();
   }
 
   /** Writes a frame unless the client has fallen too far behind, in which case it is cut off. */
   write(chunk: string): void {
     if (this.ended) return;
     this.res.write(chunk);
+    this.heartbeat.refresh();
     // A client that stops reading lets the socket buffer grow; past the bound it is disconnected
     // and resumes from its last event id instead of growing this process's memory.
-    if (this.res.writableLength > this.maxBufferedBytes) this.end();
+    if (this.res.writableLength > this.limits.maxBufferedBytes) this.end('too-slow');
   }
 
   send(event: WireEvent): void {
@@ -62,22 +70,26 @@ class SseStream implements Subscriber {
   }
 
   /** Replay is over: flush what arrived meanwhile and write live from now on. */
-  goLive(after: Position): void {
-    if (isAfter(after, this.last)) this.last = after;
+  goLive(): void {
     const pending = this.pending ?? [];
     this.pending = null;
     for (const event of pending) this.send(event);
   }
 
   close(): void {
-    this.end();
+    this.end('closed');
   }
 
-  private end(): void {
+  /**
+   * A stream closed by the server (revoked session, shutdown) ends cleanly after what was written;
+   * a slow client is cut at once, dropping its queued bytes.
+   */
+  private end(why: 'gone' | 'closed' | 'too-slow'): void {
     if (this.ended) return;
     this.ended = true;
-    openStreams.delete(this);
-    if (!this.res.destroyed) this.res.end();
+    clearInterval(this.heartbeat);
+    if (why === 'too-slow') this.res.destroy();
+    else if (!this.res.destroyed) this.res.end();
     this.finish();
   }
 
@@ -86,56 +98,72 @@ class SseStream implements Subscriber {
   }
 }
 
-/** Writes a comment to every open stream: keeps proxies and NATs from closing idle connections. */
-export function startHeartbeats(intervalMs: number): () => void {
-  const timer = setInterval(() => {
-    for (const stream of openStreams) stream.write(':\n\n');
-  }, intervalMs);
-  timer.unref();
-  return () => clearInterval(timer);
-}
-
 /** Serves GET /events until the client leaves, the session is revoked or the server stops. */
 export async function serveEventStream(
   deps: Deps,
   ctx: Koa.Context,
   session: Session,
   cursor: Position | undefined,
-) {
-  ctx.respond = false;
-  const res = ctx.res;
-  // Streams live as long as the client wants; Node's idle socket timeout must not cut them.
-  ctx.req.socket.setTimeout(0);
-  ctx.req.socket.setNoDelay(true);
-  res.writeHead(200, {
-    'Content-Type': 'text/event-stream; charset=utf-8',
-    'Cache-Control': 'no-cache',
-    'X-Accel-Buffering': 'no',
-    Connection: 'keep-alive',
-    'X-Request-Id': ctx.response.get('X-Request-Id'),
+): Promise<void> {
+  // Subscribe first and fix "now" before the client sees a byte: whatever commits once it has
+  // the `retry:` line is after the starting point, so it is replayed or delivered live.
+  let stream: SseStream | null = null;
+  let closedBefore: 'revoked' | 'shutdown' | null = null;
+  const early: WireEvent[] = [];
+  const unsubscribe = deps.hub.subscribe({
+    userId: session.userId,
+    sessionId: session.id,
+    deliver: (event) => (stream ? stream.deliver(event) : early.push(event)),
+    close: (reason) => {
+      if (stream) stream.close();
+      else closedBefore = reason;
+    },
   });
-  const stream = new SseStream(res, session, deps.config.streamBufferBytes);
-  openStreams.add(stream);
-  stream.write(`retry: ${RETRY_MS}\n\n`);
-  const unsubscribe = deps.hub.subscribe(stream);
   try {
     const { after, reset } = await startingPoint(deps.db, cursor);
-    if (reset) stream.send(reset);
-    let position = after;
-    while (!stream.isEnded) {
-      const batch = await readFeed(deps.db, session.userId, position, deps.config.pollBatchSize);
-      for (const event of batch) stream.send(event);
-      if (batch.length < deps.config.pollBatchSize) break;
-      position = batch.at(-1)!.position!;
-    }
-    stream.goLive(after);
+    if (closedBefore === 'revoked') throw unauthenticated('The session was revoked. Log in again.');
+    if (closedBefore === 'shutdown') throw unavailable('The server is restarting; reconnect shortly.');
+    if (ctx.req.destroyed) return;
+    ctx.respond = false;
+    // Streams live as long as the client wants; Node's idle socket timeout must not cut them.
+    ctx.req.socket.setTimeout(0);
+    ctx.req.socket.setNoDelay(true);
+    ctx.res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache',
+      'X-Accel-Buffering': 'no',
+      Connection: 'keep-alive',
+    });
+    const live = new SseStream(ctx.res, session, after, {
+      maxBufferedBytes: deps.config.streamBufferBytes,
+      heartbeatMs: deps.config.heartbeatMs,
+    });
+    stream = live;
+    for (const event of early) live.deliver(event);
+    live.write(`retry: ${RETRY_MS}\n\n`);
+    // The reset carries the new starting point as its id: a client that reconnects from it goes on from there.
+    if (reset) live.write(reset.frame);
+    await replay(deps, live, session.userId, after);
+    live.goLive();
     // A comment marks "caught up and live", and makes curl and proxies show the stream at once.
-    stream.write(': live\n\n');
-    await stream.done;
+    live.write(': live\n\n');
+    await live.done;
   } catch (err) {
+    if (!stream) throw err;
     ctx.state.log?.error({ err }, 'event stream failed');
     stream.close();
   } finally {
     unsubscribe();
+  }
+}
+
+/** Sends the log from `after` up to what is committed now, in batches. */
+async function replay(deps: Deps, stream: SseStream, userId: number, after: Position): Promise<void> {
+  let position = after;
+  while (!stream.isEnded) {
+    const batch = await readFeed(deps.db, userId, position, deps.config.pollBatchSize);
+    for (const event of batch) stream.send(event);
+    if (batch.length < deps.config.pollBatchSize) return;
+    position = batch.at(-1)!.position!;
   }
 }
