@@ -30,6 +30,12 @@ export interface Config {
   httpTimeouts: { requestMs: number; headersMs: number; keepAliveMs: number; idleSocketMs: number };
   loginFailuresPerWindow: number;
   loginFailureWindowMs: number;
+  /** Actions per window per key (lib/rate-limits.ts); 0 points = no limit. */
+  rateLimits: {
+    registrations: { points: number; windowSeconds: number };
+    messages: { points: number; windowSeconds: number };
+    typing: { points: number; windowSeconds: number };
+  };
   /** Most current members a group may have. */
   maxGroupMembers: number;
 }
@@ -63,6 +69,12 @@ const envSchema = z.object({
   HTTP_IDLE_SOCKET_TIMEOUT_MS: z.coerce.number().int().min(0).default(0),
   LOGIN_FAILURES_PER_WINDOW: positiveInt.default(10),
   LOGIN_FAILURE_WINDOW_SECONDS: positiveInt.default(60),
+  REGISTRATIONS_PER_WINDOW: z.coerce.number().int().min(0).default(20),
+  REGISTRATION_WINDOW_SECONDS: positiveInt.default(3600),
+  MESSAGES_PER_WINDOW: z.coerce.number().int().min(0).default(60),
+  MESSAGE_WINDOW_SECONDS: positiveInt.default(10),
+  TYPING_PER_WINDOW: z.coerce.number().int().min(0).default(20),
+  TYPING_WINDOW_SECONDS: positiveInt.default(10),
   MAX_GROUP_MEMBERS: positiveInt.default(1000),
 });
 
@@ -107,6 +119,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }),
     loginFailuresPerWindow: e.LOGIN_FAILURES_PER_WINDOW,
     loginFailureWindowMs: e.LOGIN_FAILURE_WINDOW_SECONDS * 1000,
+    rateLimits: Object.freeze({
+      registrations: { points: e.REGISTRATIONS_PER_WINDOW, windowSeconds: e.REGISTRATION_WINDOW_SECONDS },
+      messages: { points: e.MESSAGES_PER_WINDOW, windowSeconds: e.MESSAGE_WINDOW_SECONDS },
+      typing: { points: e.TYPING_PER_WINDOW, windowSeconds: e.TYPING_WINDOW_SECONDS },
+    }),
     maxGroupMembers: e.MAX_GROUP_MEMBERS,
   });
 }

@@ -3,6 +3,7 @@ import type { Config } from './config.ts';
 import type { Bus } from './events/bus.ts';
 import type { EventHub } from './events/hub.ts';
 import type { LoginThrottle } from './login-throttle.ts';
+import type { RateLimits } from './rate-limits.ts';
 import type { SessionKeys } from './sessions.ts';
 import type { Db } from './store/db.ts';
 
@@ -15,6 +16,7 @@ export interface Deps {
   log: Logger;
   sessionKeys: SessionKeys;
   loginThrottle: LoginThrottle;
+  rateLimits: RateLimits;
   /** The OpenAPI document, built once from the routes. */
   openapi: object;
 }

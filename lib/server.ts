@@ -10,6 +10,7 @@ import { LocalBus } from './events/bus.ts';
 import { EventHub } from './events/hub.ts';
 import { startRetention } from './events/retention.ts';
 import { LoginThrottle } from './login-throttle.ts';
+import { RateLimits } from './rate-limits.ts';
 import { migrate, openDatabase } from './store/db.ts';
 
 export interface RunningParley {
@@ -40,6 +41,7 @@ export async function startParley(config: Config): Promise<RunningParley> {
     log,
     sessionKeys: { secret, ttlMs: config.sessionTtlMs },
     loginThrottle: new LoginThrottle(config.loginFailuresPerWindow, config.loginFailureWindowMs),
+    rateLimits: new RateLimits(config.rateLimits),
   };
   const app = createApp(deps, packageJson.version);
   const { requestMs, headersMs, keepAliveMs, idleSocketMs } = config.httpTimeouts;

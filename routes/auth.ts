@@ -30,9 +30,10 @@ export const authRoutes = [
     body: RegisterBody,
     responses: {
       201: { description: 'The new user', schema: User, headers: { Location: "The user's URL" } },
-      ...problems(400, 409, 413, 415),
+      ...problems(400, 409, 413, 415, 429),
     },
-    handler: async ({ deps, body }) => {
+    handler: async ({ deps, body, ctx }) => {
+      await deps.rateLimits.registrations.take(ctx.ip);
       const user = await register(deps, body);
       return { status: 201, body: user, headers: { Location: `/users/${user.id}` } };
     },

@@ -62,9 +62,10 @@ const sendRoute = (path: string, operationId: string, summary: string) =>
     responses: {
       201: { description: 'The new message', schema: Message, headers: { Location: "The message's URL" } },
       200: { description: 'The message first sent with this clientMessageId', schema: Message },
-      ...problems(400, 401, 403, 404, 413, 415),
+      ...problems(400, 401, 403, 404, 413, 415, 429),
     },
     handler: async ({ deps, session, params, body }) => {
+      await deps.rateLimits.messages.take(session.userId);
       const { message, created } = await sendMessage(deps, session.userId, params.conversationId, body);
       const location = `/conversations/${message.conversationId}/message/${message.id}`;
       return created

@@ -31,6 +31,11 @@ export async function startServer(env: Record<string, string> = {}, dir?: string
     DATA_DIR: folder,
     SESSION_SECRET: dir ? '' : randomBytes(24).toString('base64url'),
     LOG_LEVEL: process.env.PARLEY_TEST_LOG_LEVEL ?? 'silent',
+    // Specs register and send from one address far faster than people do; the rate-limit specs
+    // (spec/security-rate-limits.spec.ts) turn these back on with their own settings.
+    REGISTRATIONS_PER_WINDOW: '0',
+    MESSAGES_PER_WINDOW: '0',
+    TYPING_PER_WINDOW: '0',
     ...env,
   };
   if (!fullEnv.SESSION_SECRET) delete (fullEnv as Partial<typeof fullEnv>).SESSION_SECRET;

@@ -1,0 +1,197 @@
+import { expect } from 'chai';
+import { Api, type ApiResponse, signUp } from './helpers/client.ts';
+import { startServer, type TestServer } from './helpers/server.ts';
+
+const PASSWORD = 'correct horse battery';
+
+function expectRateLimited(res: ApiResponse): void {
+  expect(res.status, res.text).to.equal(429);
+  expect(res.headers.get('content-type')).to.match(/^application\/problem\+json/);
+  expect(res.body.type).to.equal('urn:parley:problem:rate-limited');
+  expect(res.body.status).to.equal(429);
+  const retryAfter = Number(res.headers.get('retry-after'));
+  expect(
+    Number.isInteger(retryAfter) && retryAfter >= 1,
+    `Retry-After: ${res.headers.get('retry-after')}`,
+  ).to.equal(true);
+}
+
+/** Retries `attempt` until it answers `status` (bounded in tries and time), returning the last answer. */
+async function eventually(attempt: () => Promise<ApiResponse>, status: number, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  let res = await attempt();
+  for (let tries = 0; res.status !== status && tries < 100 && Date.now() < deadline; tries++) {
+    await new Promise((r) => setTimeout(r, Math.min(250, Number(res.headers.get('retry-after') ?? 1) * 100)));
+    res = await attempt();
+  }
+  return res;
+}
+
+const from = (ip: string) => ({ 'X-Forwarded-For': ip });
+
+describe('failed logins', () => {
+  let server: TestServer;
+  let api: Api;
+  before(async () => {
+    server = await startServer({
+      LOGIN_FAILURES_PER_WINDOW: '3',
+      LOGIN_FAILURE_WINDOW_SECONDS: '1',
+      TRUST_PROXY: 'true',
+    });
+    api = new Api(server.url);
+  });
+  after(() => server.close());
+
+  it('answers 429 with Retry-After once a username has used up its failures, from any address', async () => {
+    const victim = await signUp(server.url, 'victim');
+    for (let i = 0; i < 3; i++) {
+      const res = await api.post(
+        '/login',
+        { username: victim.username, password: 'wrong password' },
+        from(`10.0.0.${i}`),
+      );
+      expect(res.status).to.equal(401);
+    }
+    const locked = await api.post(
+      '/login',
+      { username: victim.username, password: PASSWORD },
+      from('10.9.9.9'),
+    );
+    expectRateLimited(locked);
+  });
+
+  it('is a back-off, not a lock: the right password works again once the window has passed', async () => {
+    const victim = await signUp(server.url, 'backoff');
+    for (let i = 0; i < 4; i++) {
+      await api.post('/login', { username: victim.username, password: 'wrong password' }, from('10.1.0.1'));
+    }
+    expectRateLimited(
+      await api.post('/login', { username: victim.username, password: PASSWORD }, from('10.1.0.2')),
+    );
+    const later = await eventually(
+      () => api.post('/login', { username: victim.username, password: PASSWORD }, from('10.1.0.2')),
+      200,
+    );
+    expect(later.status, later.text).to.equal(200);
+  });
+
+  it('limits failures per address across usernames, leaving other addresses alone', async () => {
+    const user = await signUp(server.url, 'bystander');
+    for (let i = 0; i < 3; i++) {
+      await api.post('/login', { username: `nobody_${i}`, password: 'wrong password' }, from('10.2.0.1'));
+    }
+    expectRateLimited(
+      await api.post('/login', { username: user.username, password: PASSWORD }, from('10.2.0.1')),
+    );
+    const elsewhere = await api.post(
+      '/login',
+      { username: user.username, password: PASSWORD },
+      from('10.2.0.2'),
+    );
+    expect(elsewhere.status).to.equal(200);
+  });
+});
+
+describe('registrations per address', () => {
+  let n = 0;
+  const register = (api: Api, headers: Record<string, string> = {}) =>
+    api.post('/register', { username: `reg_${process.pid}_${++n}`, password: PASSWORD }, headers);
+
+  it('answers 429 with Retry-After beyond REGISTRATIONS_PER_WINDOW', async () => {
+    const server = await startServer({ REGISTRATIONS_PER_WINDOW: '2' });
+    try {
+      const api = new Api(server.url);
+      expect((await register(api)).status).to.equal(201);
+      expect((await register(api)).status).to.equal(201);
+      expectRateLimited(await register(api));
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('ignores X-Forwarded-For unless TRUST_PROXY is set', async () => {
+    const server = await startServer({ REGISTRATIONS_PER_WINDOW: '1' });
+    try {
+      const api = new Api(server.url);
+      expect((await register(api, from('10.3.0.1'))).status).to.equal(201);
+      expectRateLimited(await register(api, from('10.3.0.2')));
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('takes the client address from X-Forwarded-For when TRUST_PROXY is set', async () => {
+    const server = await startServer({ REGISTRATIONS_PER_WINDOW: '1', TRUST_PROXY: 'true' });
+    try {
+      const api = new Api(server.url);
+      expect((await register(api, from('10.4.0.1'))).status).to.equal(201);
+      expectRateLimited(await register(api, from('10.4.0.1')));
+      // The left-most entry is the client; the proxy chain after it does not matter.
+      expect((await register(api, from('10.4.0.2, 10.4.0.1'))).status).to.equal(201);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('message sends per user', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer({ MESSAGES_PER_WINDOW: '3', MESSAGE_WINDOW_SECONDS: '60' });
+  });
+  after(() => server.close());
+
+  it('answers 429 with Retry-After beyond MESSAGES_PER_WINDOW, per sender', async () => {
+    const alice = await signUp(server.url, 'chatty');
+    const bob = await signUp(server.url, 'calm');
+    const conv = await alice.api.post('/conversations', { participantIds: [bob.id] });
+    for (let i = 0; i < 3; i++) {
+      expect(
+        (await alice.api.post(`/conversations/${conv.body.id}/message`, { body: `m${i}` })).status,
+      ).to.equal(201);
+    }
+    const refused = await alice.api.post(`/conversations/${conv.body.id}/message`, { body: 'one too many' });
+    expectRateLimited(refused);
+    // Another sender in the same conversation has a budget of their own.
+    expect((await bob.api.post(`/conversations/${conv.body.id}/message`, { body: 'hi' })).status).to.equal(
+      201,
+    );
+    // The refused message was not stored.
+    const history = await bob.api.get(`/conversations/${conv.body.id}`);
+    expect(history.body.messages.map((m: { body: string }) => m.body)).to.deep.equal([
+      'm0',
+      'm1',
+      'm2',
+      'hi',
+    ]);
+  });
+});
+
+describe('open streams per user', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer({ STREAMS_PER_USER: '2' });
+  });
+  after(() => server.close());
+
+  it('answers 429 with Retry-After beyond STREAMS_PER_USER, and accepts again once one closes', async () => {
+    const user = await signUp(server.url, 'streamer');
+    const open = async () => {
+      const abort = new AbortController();
+      const res = await fetch(`${server.url}/events`, {
+        headers: { Authorization: `Bearer ${user.token}`, Accept: 'text/event-stream' },
+        signal: abort.signal,
+      });
+      return { res, close: () => abort.abort() };
+    };
+    const first = await open();
+    const second = await open();
+    expect([first.res.status, second.res.status]).to.deep.equal([200, 200]);
+    const third = await user.api.get('/events/poll?timeout=0');
+    expectRateLimited(third);
+    first.close();
+    const again = await eventually(() => user.api.get('/events/poll?timeout=0'), 200);
+    expect(again.status).to.equal(200);
+    second.close();
+  });
+});
