@@ -7,6 +7,7 @@ import { eventRoutes } from '../routes/events.ts';
 import { messageEditRoutes } from '../routes/message-edits.ts';
 import { operationRoutes } from '../routes/operations.ts';
 import { participantRoutes } from '../routes/participants.ts';
+import { receiptRoutes } from '../routes/receipts.ts';
 import { userRoutes } from '../routes/users.ts';
 import type { Deps } from './deps.ts';
 import { buildOpenApi } from './http/openapi.ts';
@@ -21,6 +22,7 @@ export const ROUTES: readonly Route[] = [
   ...conversationRoutes,
   ...participantRoutes,
   ...messageEditRoutes,
+  ...receiptRoutes,
   ...eventRoutes,
   ...operationRoutes,
 ];
