@@ -6,6 +6,17 @@ import { nowIso } from '../lib/time.ts';
 import { login, register } from '../lib/users.ts';
 import { problems } from './responses.ts';
 
+/**
+ * Secure when COOKIE_SECURE is set (TLS ends at a proxy) or the request itself came over TLS.
+ * The cookies library refuses a Secure cookie on a plain connection (a 500) unless told that TLS
+ * ends upstream, which is exactly what COOKIE_SECURE says.
+ */
+function secureCookie(ctx: import('koa').Context, configured: boolean): boolean {
+  if (!configured) return ctx.secure;
+  ctx.cookies.secure = true;
+  return true;
+}
+
 const RegisterBody = z.strictObject({
   username,
   password,
@@ -57,7 +68,7 @@ export const authRoutes = [
       ctx.cookies.set(SESSION_COOKIE, result.token, {
         httpOnly: true,
         sameSite: 'lax',
-        secure: deps.config.cookieSecure,
+        secure: secureCookie(ctx, deps.config.cookieSecure),
         expires: new Date(result.expiresAt),
         overwrite: true,
       });
@@ -77,7 +88,7 @@ export const authRoutes = [
       ctx.cookies.set(SESSION_COOKIE, null, {
         httpOnly: true,
         sameSite: 'lax',
-        secure: deps.config.cookieSecure,
+        secure: secureCookie(ctx, deps.config.cookieSecure),
       });
       return { status: 204 };
     },
