@@ -8,6 +8,7 @@ import { messageEditRoutes } from '../routes/message-edits.ts';
 import { operationRoutes } from '../routes/operations.ts';
 import { participantRoutes } from '../routes/participants.ts';
 import { receiptRoutes } from '../routes/receipts.ts';
+import { typingRoutes } from '../routes/typing.ts';
 import { userRoutes } from '../routes/users.ts';
 import type { Deps } from './deps.ts';
 import { buildOpenApi } from './http/openapi.ts';
@@ -23,6 +24,7 @@ export const ROUTES: readonly Route[] = [
   ...participantRoutes,
   ...messageEditRoutes,
   ...receiptRoutes,
+  ...typingRoutes,
   ...eventRoutes,
   ...operationRoutes,
 ];

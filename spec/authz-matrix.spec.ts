@@ -87,6 +87,7 @@ const EXPECTED: Record<string, Expectation> = {
   editMessage: { status: as(401, 404, 403, 200), body: () => ({ body: 'edited' }) },
   editMessageAlias: { status: as(401, 404, 403, 200), body: () => ({ body: 'edited' }) },
   markRead: { status: as(401, 404, 200, 200), body: (f) => ({ messageId: f.messageId }) },
+  announceTyping: { status: as(401, 404, 204, 204) },
   streamEvents: { status: as(401, 200, 200, 200) },
   pollEvents: { status: as(401, 200, 200, 200), query: '?timeout=0' },
   health: { status: all(200) },

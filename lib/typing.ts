@@ -1,0 +1,31 @@
+import type { Deps } from './deps.ts';
+import { notFound } from './errors.ts';
+import { selectMemberIds, selectMembership } from './store/conversations.ts';
+
+// How long a typing notice holds: clients repeat it every few seconds while the user types, and a
+// receiver clears the indicator at expiresAt if no new one came (the user stopped, or went away).
+export const TYPING_TTL_MS = 6000;
+
+/**
+ * Tells the other members that the caller is typing. Ephemeral: it goes over the bus to open
+ * streams and waiting polls only — no cursor, never stored, never replayed on resume.
+ */
+export async function announceTyping(deps: Deps, userId: number, conversationId: number): Promise<void> {
+  if (!(await selectMembership(deps.db, conversationId, userId))) {
+    throw notFound('There is no such conversation among yours.');
+  }
+  await deps.rateLimits.typing.take(userId);
+  const others = (await selectMemberIds(deps.db, conversationId)).filter((id) => id !== userId);
+  const now = Date.now();
+  deps.bus.publish({
+    kind: 'ephemeral',
+    type: 'typing',
+    userIds: others,
+    at: new Date(now).toISOString(),
+    data: {
+      conversationId: String(conversationId),
+      userId: String(userId),
+      expiresAt: new Date(now + TYPING_TTL_MS).toISOString(),
+    },
+  });
+}
