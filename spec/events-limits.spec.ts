@@ -1,0 +1,172 @@
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { expect } from 'chai';
+import { signUp, type TestUser } from './helpers/client.ts';
+import { startServer, type TestServer } from './helpers/server.ts';
+import { converse, poll, SseReader, say } from './helpers/sse.ts';
+
+/** Opens GET /events on a raw socket and resolves once the stream is live; the caller decides when to read. */
+async function rawStream(url: string, token: string): Promise<Socket> {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  await once(socket, 'connect');
+  socket.write(
+    `GET /events HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAccept: text/event-stream\r\nAuthorization: Bearer ${token}\r\n\r\n`,
+  );
+  let text = '';
+  await new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString();
+      if (text.includes(': live\n\n')) {
+        socket.off('data', onData);
+        socket.pause();
+        resolve();
+      }
+    };
+    socket.on('data', onData);
+    socket.once('close', () => reject(new Error(`closed early: ${text}`)));
+  });
+  return socket;
+}
+
+/** Resolves once `predicate` holds, re-checking on every turn of the event loop. */
+async function until(predicate: () => boolean, what: string, waitMs = 10_000): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+describe('event delivery limits', () => {
+  describe('STREAMS_PER_USER', () => {
+    let server: TestServer;
+    let alice: TestUser;
+    before(async () => {
+      server = await startServer({ STREAMS_PER_USER: '2' });
+      alice = await signUp(server.url, 'alice');
+    });
+    after(() => server.close());
+
+    it('refuses streams and polls beyond the cap with 429 problem+json and Retry-After, and frees a slot on close', async () => {
+      const first = await SseReader.live(server.url, alice.token);
+      const second = await SseReader.live(server.url, alice.token);
+      try {
+        const third = await SseReader.open(server.url, '/events', alice.token);
+        expect(third.status).to.equal(429);
+        expect(third.headers.get('content-type')).to.match(/^application\/problem\+json/);
+        expect(Number(third.headers.get('retry-after'))).to.be.above(0);
+        await third.closed;
+        const polled = await poll(alice, { timeout: 0 });
+        expect(polled.status).to.equal(429);
+        expect(polled.headers.get('retry-after')).to.be.a('string');
+
+        first.close();
+        const userId = Number(alice.id);
+        await until(
+          () => server.parley.deps.hub.connectionsOf(userId) < 2,
+          'the closed stream to be released',
+        );
+        expect((await poll(alice, { timeout: 0 })).status).to.equal(200);
+      } finally {
+        first.close();
+        second.close();
+      }
+    });
+  });
+
+  describe('a slow consumer', () => {
+    let server: TestServer;
+    let alice: TestUser;
+    let bob: TestUser;
+    before(async () => {
+      server = await startServer({ STREAM_BUFFER_BYTES: String(64 * 1024), MESSAGES_PER_WINDOW: '0' });
+      alice = await signUp(server.url, 'alice');
+      bob = await signUp(server.url, 'bob');
+    });
+    after(() => server.close());
+
+    it('is cut off once over STREAM_BUFFER_BYTES while other subscribers keep receiving', async () => {
+      const conversationId = await converse(alice, bob);
+      const slow = await rawStream(server.url, bob.token);
+      const fast = await SseReader.live(server.url, bob.token);
+      const closed = once(slow, 'close');
+      const userId = Number(bob.id);
+      // 4000 three-byte characters: about 12 KB per event.
+      const big = '€'.repeat(4000);
+      let sent = 0;
+      let received = 0;
+      try {
+        // The kernel's socket buffers fill first; then Node's grows until the bound trips.
+        while (server.parley.deps.hub.connectionsOf(userId) === 2) {
+          if (sent > 2000) throw new Error('the slow consumer was never cut off');
+          await Promise.all(Array.from({ length: 8 }, () => say(alice, conversationId, big)));
+          sent += 8;
+        }
+        await say(alice, conversationId, 'after the cut');
+        sent++;
+        for (;;) {
+          const event = await fast.nextEvent();
+          received++;
+          if (event.data.body === 'after the cut') break;
+        }
+        expect(received).to.equal(sent);
+        // The slow client, reading again, finds its connection closed.
+        slow.resume();
+        await closed;
+      } finally {
+        fast.close();
+        slow.destroy();
+      }
+    });
+  });
+
+  describe("Node's HTTP server timeouts", () => {
+    let server: TestServer;
+    let alice: TestUser;
+    let bob: TestUser;
+    before(async () => {
+      server = await startServer({
+        HTTP_REQUEST_TIMEOUT_MS: '1000',
+        HTTP_HEADERS_TIMEOUT_MS: '1000',
+        HTTP_KEEP_ALIVE_TIMEOUT_MS: '1000',
+        HTTP_IDLE_SOCKET_TIMEOUT_MS: '1000',
+        // No heartbeat within the spec: the stream must survive on its own, not by traffic.
+        SSE_HEARTBEAT_MS: '60000',
+      });
+      alice = await signUp(server.url, 'alice');
+      bob = await signUp(server.url, 'bob');
+    });
+    after(() => server.close());
+
+    it('are in force: a request whose headers never finish is cut', async () => {
+      const { hostname, port } = new URL(server.url);
+      const socket = connect(Number(port), hostname);
+      await once(socket, 'connect');
+      socket.write('GET /health HTTP/1.1\r\nHost: x\r\n');
+      const began = Date.now();
+      socket.resume();
+      await once(socket, 'close');
+      expect(Date.now() - began).to.be.below(5000);
+    });
+
+    it('never cut a live stream or a waiting poll', async () => {
+      const conversationId = await converse(alice, bob);
+      const stream = await SseReader.live(server.url, bob.token);
+      try {
+        // A poll that waits 3 s: three times every timeout, and the clock for the stream too.
+        const began = Date.now();
+        const waited = await poll(bob, { timeout: 3 });
+        expect(waited.status).to.equal(200);
+        expect(waited.body.events).to.deep.equal([]);
+        expect(Date.now() - began).to.be.at.least(2900);
+        expect(stream.isEnded).to.equal(false);
+        const sent = await say(alice, conversationId, 'still streaming');
+        const [event] = await stream.events(1);
+        expect(event!.data.id).to.equal(sent.id);
+      } finally {
+        stream.close();
+      }
+    });
+  });
+});
