@@ -87,15 +87,18 @@ async function presentConversations(
   });
 }
 
+/** A participant id as sent; anything that is not one of ours becomes 0, which matches no user. */
+const asUserId = (s: string): number => (/^[1-9]\d{0,14}$/.test(s) ? Number(s) : 0);
+
 /** Creates a conversation with the caller in it; a direct one that exists already is returned instead. */
 export async function createConversation(
   deps: Deps,
   callerId: number,
   input: { participantIds: string[]; title?: string | undefined },
 ): Promise<{ conversation: ConversationJson; created: boolean }> {
-  const otherIds = [...new Set(input.participantIds)].map((s) => (/^[1-9]\d{0,14}$/.test(s) ? Number(s) : 0));
-  const found = new Set((await selectUsersByIds(deps.db, otherIds)).map((u) => u.id));
-  const unknown = input.participantIds.filter((_, i) => !found.has(otherIds[i]!));
+  const requested = [...new Set(input.participantIds)];
+  const found = new Set((await selectUsersByIds(deps.db, requested.map(asUserId))).map((u) => u.id));
+  const unknown = requested.filter((s) => !found.has(asUserId(s)));
   if (unknown.length) {
     throw invalid(`Unknown participant ids: ${unknown.join(', ')}.`, [
       { path: 'participantIds', message: `unknown user ids: ${unknown.join(', ')}` },
@@ -160,7 +163,8 @@ export async function conversationFor(
 /** The caller's membership, or 404 — a conversation you are not in does not exist for you. */
 async function membershipOf(db: Executor, conversationId: number, userId: number) {
   const membership = await selectMembership(db, conversationId, userId);
-  if (!membership) throw notFound(`There is no conversation with id ${conversationId}.`);
+  // One detail for "not a member", "no such id" and "not an id at all", so nothing leaks.
+  if (!membership) throw notFound('There is no such conversation among yours.');
   return membership;
 }
 

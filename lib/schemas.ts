@@ -4,9 +4,10 @@ import 'zod-openapi';
 // The shapes of the public contract. The same schemas validate requests and generate /openapi.json.
 
 /** A path id: opaque to clients. Anything that is not one of ours becomes 0, which never exists (404). */
+// No length limit: a malformed id of any length must get the same 404 as a missing one (Node
+// already caps the URL), not a 400 that tells ids and non-ids apart.
 export const idParam = z
   .string()
-  .max(32)
   .transform((s) => (/^[1-9]\d{0,14}$/.test(s) ? Number(s) : 0))
   .meta({ description: 'An opaque id, as returned by the API.', example: '42' });
 
