@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import knex, { type Knex } from 'knex';
+import pg from 'pg';
 import type { DatabaseTarget } from '../config.ts';
 import { migrationSource } from './migrations.ts';
 
@@ -13,10 +14,18 @@ export function knexConfig(target: DatabaseTarget): Knex.Config {
   if (target.client === 'postgres') {
     return {
       client: 'pg',
-      connection: target.connectionString,
+      connection: { connectionString: target.connectionString, types: PG_TYPES },
       searchPath: target.schema ? [target.schema] : undefined,
-      // 10 connections per node keeps a 4-node deployment well under PostgreSQL's default 100.
-      pool: { min: 0, max: 10 },
+      pool: {
+        // 10 connections per node keeps four nodes (plus one LISTEN connection each) well under
+        // PostgreSQL's default max_connections of 100. min 0 lets idle nodes give connections back.
+        min: 0,
+        max: 10,
+        idleTimeoutMillis: 30_000,
+      },
+      // A request waits at most this long for a free connection before failing with a 500,
+      // instead of queueing without bound when the database is saturated.
+      acquireConnectionTimeout: 10_000,
       migrations: { migrationSource },
     };
   }
@@ -50,9 +59,45 @@ export function openDatabase(target: DatabaseTarget): Db {
   return knex(knexConfig(target));
 }
 
-/** Brings the schema up to date; safe to call from several nodes at once (knex holds a lock). */
+/**
+ * bigint (COUNT(*), bigserial ids, transaction ids) arrives from pg as a string to stay exact past
+ * 2^53; every such value here is far below that, so it is read as a number, the way SQLite returns
+ * it. One place for the difference instead of Number() in every store function.
+ */
+const PG_TYPES = {
+  getTypeParser: (oid: number, format: string) =>
+    oid === pg.types.builtins.INT8 && format !== 'binary'
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format as 'text'),
+};
+
+/**
+ * Brings the schema up to date; safe to call from several nodes at once. On PostgreSQL the
+ * configured schema is created first, and an advisory lock serialises whole runs: knex's own
+ * migration lock only works once its tables exist, and two nodes creating them at the same moment
+ * on an empty schema collide.
+ */
 export async function migrate(db: Db): Promise<void> {
-  await db.migrate.latest();
+  if (!isPostgres(db)) {
+    await db.migrate.latest();
+    return;
+  }
+  const schema = (db.client.config.searchPath as string[] | undefined)?.[0];
+  if (schema) await createSchema(db, schema);
+  await db.transaction(async (trx) => {
+    await trx.raw(`SELECT pg_advisory_xact_lock(hashtext('parley.migrate:' || current_schema()))`);
+    await db.migrate.latest();
+  });
+}
+
+async function createSchema(db: Db, schema: string): Promise<void> {
+  try {
+    await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
+  } catch (err) {
+    // Two nodes creating it at once: IF NOT EXISTS is not atomic, the loser sees a duplicate.
+    const code = (err as { code?: string }).code;
+    if (code !== '23505' && code !== '42P06') throw err;
+  }
 }
 
 export const isPostgres = (db: Executor): boolean => db.client.config.client === 'pg';

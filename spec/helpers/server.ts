@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../lib/config.ts';
 import { type RunningParley, startParley } from '../../lib/server.ts';
+import { dropSchema, onPostgres, postgresUrl, schemaFor } from './postgres.ts';
 
 export interface TestServer {
   url: string;
@@ -18,7 +19,8 @@ export interface TestServer {
 }
 
 /**
- * Starts a real Parley on an ephemeral port with a fresh database in a temporary folder.
+ * Starts a real Parley on an ephemeral port with a fresh database in a temporary folder — or, when
+ * the run is on PostgreSQL (PARLEY_TEST_DB=postgres), in a fresh schema named after that folder.
  * `env` overrides the configuration (same variables as the README). Passing `dir` reuses a
  * database, which is how restart specs start "the same server" again.
  */
@@ -27,7 +29,7 @@ export async function startServer(env: Record<string, string> = {}, dir?: string
   const fullEnv = {
     PORT: '0',
     HOST: '127.0.0.1',
-    DATABASE_URL: `sqlite:${join(folder, 'parley.db')}`,
+    DATABASE_URL: onPostgres ? postgresUrl(schemaFor(folder)) : `sqlite:${join(folder, 'parley.db')}`,
     DATA_DIR: folder,
     SESSION_SECRET: dir ? '' : randomBytes(24).toString('base64url'),
     LOG_LEVEL: process.env.PARLEY_TEST_LOG_LEVEL ?? 'silent',
@@ -49,6 +51,7 @@ export async function startServer(env: Record<string, string> = {}, dir?: string
     stop,
     close: async () => {
       await stop();
+      if (onPostgres) await dropSchema(schemaFor(folder));
       rmSync(folder, { recursive: true, force: true });
     },
   };
