@@ -12,7 +12,9 @@ const EditMessageBody = z.strictObject({
     .string()
     .max(16_000)
     .refine((s) => characters(s) >= 1, 'must not be blank')
-    .refine((s) => characters(s) <= 4000, 'must be at most 4000 characters after trimming'),
+    .refine((s) => characters(s) <= 4000, 'must be at most 4000 characters after trimming')
+    // Stored byte for byte: a lone surrogate would come back as U+FFFD, and PostgreSQL refuses NUL.
+    .refine((s) => !/[\p{Cs}\0]/u.test(s), 'must be well-formed Unicode without NUL characters'),
 });
 
 const editRoute = (path: string, operationId: string, summary: string) =>
