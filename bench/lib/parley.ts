@@ -1,0 +1,91 @@
+import { type ServerProc, startServer } from './procs.ts';
+import type { BenchDb } from './seed.ts';
+import type { BenchContext } from './types.ts';
+
+/**
+ * Parley as users run it (`npm start` is `tsx lib/server.ts`), spawned as `node --import tsx
+ * lib/server.ts` — the same thing without tsx's wrapper process — so the pid measured for memory
+ * and CPU is Parley's own and --cpu-prof can be passed. Limits meant for humans are raised so the
+ * bench measures the server, not its throttles.
+ */
+export function startParley(
+  ctx: BenchContext,
+  scenario: string,
+  db: BenchDb,
+  env: Record<string, string> = {},
+): Promise<ServerProc> {
+  const profiling = ctx.profile.has(scenario);
+  return startServer(
+    'parley',
+    'lib/server.ts',
+    {
+      ...db.env,
+      LOG_LEVEL: 'warn',
+      STREAMS_PER_USER: '100000',
+      LOGIN_FAILURES_PER_WINDOW: '1000000',
+      ...env,
+    },
+    profiling
+      ? {
+          nodeFlags: [
+            '--cpu-prof',
+            `--cpu-prof-dir=${ctx.profileDir}`,
+            `--cpu-prof-name=parley-${scenario}-${Date.now()}.cpuprofile`,
+          ],
+        }
+      : {},
+  );
+}
+
+export function startFloor(script: string, env: Record<string, string> = {}): Promise<ServerProc> {
+  return startServer('floor', `bench/floor/${script}`, env);
+}
+
+/** POSTs a chat message as `token`; resolves with the status. */
+export async function postMessage(
+  url: string,
+  conversationId: number,
+  token: string,
+  body: string,
+): Promise<number> {
+  const res = await fetch(`${url}/conversations/${conversationId}/message`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+    body: JSON.stringify({ body }),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+export type Side = 'floor' | 'parley';
+
+/**
+ * Starts the floor and Parley at the same time (startup is not what these scenarios measure), then
+ * runs the load against the floor and then against Parley — never both at once — and stops both.
+ */
+export async function eachSide<T>(
+  starters: Record<Side, () => Promise<ServerProc>>,
+  run: (side: Side, server: ServerProc) => Promise<T>,
+): Promise<Record<Side, T>> {
+  const started = await Promise.allSettled([starters.floor(), starters.parley()]);
+  const servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const stopAll = async () => {
+    const stopped = await Promise.allSettled(servers.map((s) => s.stop()));
+    const died = stopped.find((s) => s.status === 'rejected');
+    if (died) throw died.reason;
+  };
+  let result: Record<Side, T>;
+  try {
+    for (const s of started) if (s.status === 'rejected') throw s.reason;
+    const [floor, parley] = servers as [ServerProc, ServerProc];
+    const floorResult = await run('floor', floor);
+    const parleyResult = await run('parley', parley);
+    result = { floor: floorResult, parley: parleyResult };
+  } catch (err) {
+    await stopAll().catch(() => {});
+    throw err;
+  }
+  // A server that died mid-run voids its numbers: that surfaces here.
+  await stopAll();
+  return result;
+}

@@ -1,0 +1,303 @@
+import { connect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+
+/**
+ * The SSE and long-poll load client: one process holding thousands of connections over raw
+ * node:net (no per-connection parser objects), driven by the orchestrator over IPC. Times are
+ * wall-clock milliseconds (timeOrigin + now) so they compare across processes on one machine.
+ */
+const now = () => performance.timeOrigin + performance.now();
+
+interface Target {
+  host: string;
+  port: number;
+}
+interface Req {
+  path: string;
+  token?: string;
+}
+type Command =
+  | ({ op: 'sse-open'; requests: Req[]; ready: string; concurrency: number } & Target)
+  | { op: 'collect' }
+  | ({ op: 'poll-open'; requests: Req[]; repollPath: string; repollTimeout: number } & Target)
+  | { op: 'poll-collect'; waitMs: number }
+  | ({ op: 'drain-sse'; request: Req; ready: string } & Target)
+  | ({ op: 'drain-poll'; pathOf: string; token?: string; cursor: string } & Target)
+  | { op: 'close' };
+
+const send = (message: unknown) => process.send?.(message);
+const requestText = (t: Target, r: Req, accept: string) =>
+  `GET ${r.path} HTTP/1.1\r\nHost: ${t.host}:${t.port}\r\nAccept: ${accept}\r\n${
+    r.token ? `Authorization: Bearer ${r.token}\r\n` : ''
+  }\r\n`;
+
+// ---- SSE: open many streams, then record when each marked message arrives on each stream --------
+const MARK = /bench-(\d+)-/g;
+const sockets: Socket[] = [];
+let arrivals = new Map<number, number[]>();
+let dropped = 0;
+
+function openStream(t: Target, r: Req, ready: string): Promise<number | null> {
+  return new Promise((resolve) => {
+    const socket = connect(t.port, t.host);
+    socket.setNoDelay(true);
+    let live = false;
+    let head = '';
+    let tail = '';
+    // Concurrent sends may commit in another order than sent, so remember each seq, not the last.
+    const seen = new Set<number>();
+    socket.setEncoding('utf8');
+    socket.on('connect', () => socket.write(requestText(t, r, 'text/event-stream')));
+    socket.on('data', (chunk: string) => {
+      const at = now();
+      if (!live) {
+        head += chunk;
+        if (!head.includes(ready)) {
+          if (/^HTTP\/1\.1 [^2]/.test(head) && head.includes('\r\n\r\n')) {
+            socket.destroy();
+            resolve(Number(head.slice(9, 12)));
+          }
+          return;
+        }
+        live = true;
+        sockets.push(socket);
+        resolve(200);
+        chunk = head;
+        head = '';
+      }
+      const text = tail + chunk;
+      MARK.lastIndex = 0;
+      for (let m = MARK.exec(text); m; m = MARK.exec(text)) {
+        const seq = Number(m[1]);
+        if (seen.has(seq)) continue;
+        seen.add(seq);
+        const list = arrivals.get(seq);
+        if (list) list.push(at);
+        else arrivals.set(seq, [at]);
+      }
+      tail = text.slice(-40);
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      if (live) dropped++;
+      else resolve(null);
+    });
+  });
+}
+
+async function sseOpen(c: Extract<Command, { op: 'sse-open' }>) {
+  const statuses: Record<string, number> = {};
+  let next = 0;
+  const worker = async () => {
+    while (next < c.requests.length) {
+      const r = c.requests[next++]!;
+      const status = await openStream(c, r, c.ready);
+      statuses[String(status)] = (statuses[String(status)] ?? 0) + 1;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(c.concurrency, c.requests.length) }, worker));
+  send({ type: 'opened', ok: statuses['200'] ?? 0, statuses });
+}
+
+// ---- Long-poll: park many polls, time their wake, then re-poll once and count failures ----------
+interface PollResult {
+  status: number;
+  body: string;
+  at: number;
+}
+
+/** Reads one HTTP/1.1 response (Content-Length or chunked) at a time from a keep-alive socket. */
+function responses(socket: Socket, onResponse: (r: PollResult) => void) {
+  let buf = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    buf += chunk;
+    for (;;) {
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const headers = buf.slice(0, end);
+      const length = /\r\ncontent-length: *(\d+)/i.exec(headers);
+      let body: string;
+      let rest: string;
+      if (length) {
+        // Bodies here are ASCII JSON, so characters equal bytes.
+        const n = Number(length[1]);
+        if (buf.length < end + 4 + n) return;
+        body = buf.slice(end + 4, end + 4 + n);
+        rest = buf.slice(end + 4 + n);
+      } else {
+        const term = buf.indexOf('\r\n0\r\n\r\n', end);
+        if (term < 0) return;
+        body = buf.slice(end + 4, term).replace(/(^|\r\n)[0-9a-f]+\r\n/gi, '');
+        rest = buf.slice(term + 7);
+      }
+      buf = rest;
+      onResponse({ status: Number(headers.slice(9, 12)), body, at: now() });
+    }
+  });
+}
+
+let pollState: {
+  first: { at: number; status: number; events: number }[];
+  repoll: { at: number; status: number }[];
+  errors: number;
+  expected: number;
+  done: () => void;
+  finished: Promise<void>;
+} | null = null;
+
+async function pollOpen(c: Extract<Command, { op: 'poll-open' }>) {
+  let done!: () => void;
+  const finished = new Promise<void>((r) => {
+    done = r;
+  });
+  const state = {
+    first: [],
+    repoll: [],
+    errors: 0,
+    expected: c.requests.length,
+    done,
+    finished,
+  } as NonNullable<typeof pollState>;
+  pollState = state;
+  const settle = () => {
+    if (state.repoll.length + state.errors >= state.expected) state.done();
+  };
+  let connected = 0;
+  await new Promise<void>((allConnected) => {
+    for (const r of c.requests) {
+      const socket = connect(c.port, c.host);
+      sockets.push(socket);
+      let stage = 0;
+      socket.on('connect', () => {
+        socket.write(requestText(c, r, 'application/json'));
+        if (++connected === c.requests.length) allConnected();
+      });
+      responses(socket, (res) => {
+        if (stage === 0) {
+          stage = 1;
+          let events = 0;
+          let cursor = '';
+          try {
+            const parsed = JSON.parse(res.body) as { events: unknown[]; cursor: string };
+            events = parsed.events.length;
+            cursor = parsed.cursor;
+          } catch {}
+          state.first.push({ at: res.at, status: res.status, events });
+          socket.write(
+            requestText(
+              c,
+              {
+                path: `${c.repollPath}?cursor=${cursor}&timeout=${c.repollTimeout}`,
+                ...(r.token ? { token: r.token } : {}),
+              },
+              'application/json',
+            ),
+          );
+        } else if (stage === 1) {
+          stage = 2;
+          state.repoll.push({ at: res.at, status: res.status });
+          settle();
+        }
+      });
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        if (stage < 2) {
+          stage = 2;
+          state.errors++;
+          if (connected < c.requests.length && ++connected === c.requests.length) allConnected();
+          settle();
+        }
+      });
+    }
+  });
+  send({ type: 'sent' });
+}
+
+// ---- Catch-up: one client draining a backlog -------------------------------------------------------
+function drainSse(c: Extract<Command, { op: 'drain-sse' }>) {
+  const socket = connect(c.port, c.host);
+  socket.setEncoding('utf8');
+  let text = '';
+  let start = 0;
+  socket.on('connect', () => {
+    start = now();
+    socket.write(requestText(c, c.request, 'text/event-stream'));
+  });
+  socket.on('data', (chunk: string) => {
+    text += chunk;
+    if (text.includes(c.ready)) {
+      const ms = now() - start;
+      socket.destroy();
+      send({ type: 'drained', ms, events: text.match(/(^|\n)id: /g)?.length ?? 0 });
+    }
+  });
+  socket.on('error', (err) => send({ type: 'drained', ms: -1, events: 0, error: String(err) }));
+}
+
+async function drainPoll(c: Extract<Command, { op: 'drain-poll' }>) {
+  const socket = connect(c.port, c.host);
+  let cursor = c.cursor;
+  let events = 0;
+  let start = 0;
+  const ask = () =>
+    socket.write(
+      requestText(
+        c,
+        { path: `${c.pathOf}?cursor=${cursor}&timeout=0`, ...(c.token ? { token: c.token } : {}) },
+        'application/json',
+      ),
+    );
+  socket.on('connect', () => {
+    start = now();
+    ask();
+  });
+  responses(socket, (res) => {
+    const parsed = JSON.parse(res.body) as { events: unknown[]; cursor: string };
+    if (res.status !== 200 || parsed.events.length === 0) {
+      socket.destroy();
+      send({ type: 'drained', ms: now() - start, events, status: res.status });
+      return;
+    }
+    events += parsed.events.length;
+    cursor = parsed.cursor;
+    ask();
+  });
+  socket.on('error', (err) => send({ type: 'drained', ms: -1, events, error: String(err) }));
+}
+
+process.on('message', async (c: Command) => {
+  switch (c.op) {
+    case 'sse-open':
+      return sseOpen(c);
+    case 'collect': {
+      send({ type: 'arrivals', arrivals: [...arrivals.entries()], dropped });
+      arrivals = new Map();
+      return;
+    }
+    case 'poll-open':
+      return pollOpen(c);
+    case 'poll-collect': {
+      const state = pollState;
+      if (state) await Promise.race([state.finished, new Promise((r) => setTimeout(r, c.waitMs))]);
+      send({
+        type: 'polls',
+        first: state?.first ?? [],
+        repoll: state?.repoll ?? [],
+        errors: state?.errors ?? 0,
+      });
+      return;
+    }
+    case 'drain-sse':
+      return drainSse(c);
+    case 'drain-poll':
+      return drainPoll(c);
+    case 'close': {
+      for (const s of sockets) s.destroy();
+      process.disconnect?.();
+      setTimeout(() => process.exit(0), 50).unref();
+      return;
+    }
+  }
+});
+send({ type: 'ready' });

@@ -1,0 +1,131 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ROOT } from './lib/procs.ts';
+import { latencySvg, markdownTable, ratioOf, textTable, verdict } from './lib/report.ts';
+import { percentiles, round } from './lib/stats.ts';
+import type { BenchContext, Row, ScenarioResult } from './lib/types.ts';
+import { catchUp } from './scenarios/catch-up.ts';
+import { fanOut } from './scenarios/fan-out.ts';
+import { history } from './scenarios/history.ts';
+import { longPoll } from './scenarios/long-poll.ts';
+import { send } from './scenarios/send.ts';
+import { start } from './scenarios/start.ts';
+import { streams } from './scenarios/streams.ts';
+
+/**
+ * `npm run bench [-- --quick] [--only send,fan-out] [--profile send] [--out dir]`
+ *
+ * Every scenario runs Parley and its floor in separate processes, one after the other, driven by
+ * separate load processes; the table compares them from the same run. Goals are reported, not
+ * asserted: the exit code says whether the harness worked.
+ */
+const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> = {
+  send,
+  'fan-out': fanOut,
+  streams,
+  'long-poll': longPoll,
+  history,
+  'catch-up': catchUp,
+  start,
+};
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    profile: { type: 'string' },
+    out: { type: 'string' },
+  },
+});
+const quick = values.quick ?? false;
+const names = values.only ? values.only.split(',') : Object.keys(SCENARIOS);
+for (const n of names)
+  if (!SCENARIOS[n]) throw new Error(`unknown scenario ${n}; know ${Object.keys(SCENARIOS).join(', ')}`);
+const outDir = values.out ?? join(ROOT, 'bench', 'results');
+const profileDir = join(outDir, 'profiles');
+mkdirSync(outDir, { recursive: true });
+if (values.profile) mkdirSync(profileDir, { recursive: true });
+
+const startedAt = new Date();
+const ctx: BenchContext = {
+  quick,
+  profile: new Set(values.profile ? values.profile.split(',') : []),
+  profileDir,
+  log: (m) =>
+    process.stderr.write(`[bench ${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)}s] ${m}\n`),
+};
+const machine = {
+  cpu: cpus()[0]?.model ?? 'unknown',
+  cores: cpus().length,
+  memoryGiB: round(totalmem() / 2 ** 30, 1),
+  node: process.version,
+  platform: `${process.platform} ${process.arch}`,
+  loadAverageAtStart: loadavg().map((l) => round(l, 2)),
+};
+ctx.log(`${quick ? 'quick' : 'full'} run on ${machine.cpu} × ${machine.cores}, Node ${machine.node}`);
+
+const rows: Row[] = [];
+const details: Record<string, unknown> = {};
+const distributions: NonNullable<ScenarioResult['distributions']> = {};
+const failures: string[] = [];
+for (const name of names) {
+  const t0 = Date.now();
+  ctx.log(`${name}…`);
+  try {
+    const result = await SCENARIOS[name]!(ctx);
+    rows.push(...result.rows);
+    Object.assign(distributions, result.distributions ?? {});
+    details[name] = { ...result.details, seconds: (Date.now() - t0) / 1000 };
+  } catch (err) {
+    failures.push(name);
+    ctx.log(`${name} FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    details[name] = { error: String(err) };
+  }
+}
+
+process.stdout.write(`\n${textTable(rows)}\n\n`);
+const stamp = startedAt
+  .toISOString()
+  .replace(/[:]/g, '-')
+  .replace(/\.\d+Z$/, 'Z');
+const file = join(outDir, `${stamp}${quick ? '-quick' : ''}.json`);
+writeFileSync(
+  file,
+  `${JSON.stringify(
+    {
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      quick,
+      machine,
+      scenarios: names,
+      failures,
+      rows: rows.map((r) => ({ ...r, ratio: ratioOf(r), met: verdict(r) })),
+      // Latency distributions at every whole percentile (ms).
+      distributions: Object.fromEntries(
+        Object.entries(distributions).map(([k, d]) => [
+          k,
+          { parley: percentiles(d.parley), floor: percentiles(d.floor) },
+        ]),
+      ),
+      details,
+    },
+    null,
+    2,
+  )}\n`,
+);
+writeFileSync(join(outDir, `${stamp}${quick ? '-quick' : ''}.md`), `${markdownTable(rows)}\n`);
+const panels = Object.entries(distributions).map(([k, d]) => ({
+  title: k === 'fan-out' ? 'fan-out: send → receive over SSE' : 'long-poll: send → wake',
+  ...d,
+}));
+if (panels.length) {
+  const subtitle = `${startedAt.toISOString().slice(0, 16)}Z${quick ? ' (quick, toy sizes)' : ''} · ${machine.cpu} × ${machine.cores} · Node ${machine.node}`;
+  writeFileSync(join(outDir, quick ? 'latest-quick.svg' : 'latest.svg'), latencySvg(panels, subtitle));
+}
+ctx.log(`results in ${file}`);
+if (failures.length) {
+  ctx.log(`scenarios that failed to run: ${failures.join(', ')}`);
+  process.exitCode = 1;
+}
