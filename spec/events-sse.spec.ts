@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { expect } from 'chai';
 import { signUp, type TestUser } from './helpers/client.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
-import { BearerEventSource, converse, SseReader, say } from './helpers/sse.ts';
+import { BearerEventSource, converse, type ParleyEvent, poll, SseReader, say } from './helpers/sse.ts';
 
 const HEARTBEAT_MS = 400;
 
@@ -185,6 +185,40 @@ describe('GET /events (Server-Sent Events)', () => {
       const [event] = await reader.events(1);
       expect(event!.type).to.equal('conversation.created');
       expect(event!.data.id).to.equal(withCarol.body.id);
+    });
+
+    it('delivers a group only while the user is in it: nothing from before joining or after leaving', async () => {
+      const ivy = await signUp(server.url, 'ivy');
+      const { body: start } = await poll(ivy, { timeout: 0 });
+      // Live on SSE, replayed on long-poll: the same rule on both paths.
+      const stream = track(await SseReader.live(server.url, ivy.token, { cursor: start.cursor }));
+      const group = await alice.api.post('/conversations', { participantIds: [bob.id], title: 'club' });
+      await say(alice, group.body.id, 'before ivy joined');
+      const added = await alice.api.post(`/conversations/${group.body.id}/participants`, {
+        userIds: [ivy.id],
+      });
+      expect(added.status).to.equal(200);
+      await say(alice, group.body.id, 'while ivy is in');
+      const left = await ivy.api.delete(`/conversations/${group.body.id}/participants/${ivy.id}`);
+      expect(left.status).to.equal(204);
+      await say(alice, group.body.id, 'after ivy left');
+      // A marker ivy does hear, after all of the above.
+      const marker = await converse(alice, ivy);
+
+      const expected = [
+        'conversation.created',
+        'message.created',
+        'participant.removed',
+        'conversation.created',
+      ];
+      const viaSse = await stream.events(expected.length);
+      const viaPoll = (await poll(ivy, { cursor: start.cursor, timeout: 0 })).body.events;
+      for (const seen of [viaSse, viaPoll]) {
+        expect(seen.map((e: ParleyEvent) => e.type)).to.deep.equal(expected);
+        expect(seen[1].data.body).to.equal('while ivy is in');
+        expect(seen[3].data.id).to.equal(marker);
+      }
+      await stream.expectSilence(200);
     });
 
     it('tells both participants about a new conversation, and only them', async () => {
