@@ -6,6 +6,10 @@ import { problems } from './responses.ts';
 
 const Health = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
 
+const OpenApiDocument = z
+  .looseObject({ openapi: z.string().regex(/^3\.1\./), info: z.looseObject({}), paths: z.looseObject({}) })
+  .meta({ id: 'OpenApiDocument', description: 'An OpenAPI 3.1 document' });
+
 const swaggerUi = koaSwagger({ routePrefix: false, swaggerOptions: { url: '/openapi.json' } });
 
 export const operationRoutes = [
@@ -33,7 +37,7 @@ export const operationRoutes = [
     summary: 'This API as an OpenAPI 3.1 document',
     tags: ['Operations'],
     auth: false,
-    responses: { 200: { description: 'The OpenAPI document' } },
+    responses: { 200: { description: 'The OpenAPI document', schema: OpenApiDocument } },
     handler: ({ deps }) => ({ status: 200, body: deps.openapi }),
   }),
   route({
