@@ -38,6 +38,14 @@ export interface Config {
   };
   /** Most current members a group may have. */
   maxGroupMembers: number;
+  /** Presence tracking and presence.updated events (specs turn it off to keep streams quiet). */
+  presenceEnabled: boolean;
+  /** A poll keeps its user online this long after it ends (clients poll again at once). */
+  presenceWindowMs: number;
+  /** A closed stream keeps its user online this long, so a quick reconnect is not a transition. */
+  presenceGraceMs: number;
+  /** How often delivered marks are written, in one batch; 0 turns delivered tracking off. */
+  deliveryFlushMs: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -76,6 +84,10 @@ const envSchema = z.object({
   TYPING_PER_WINDOW: z.coerce.number().int().min(0).default(20),
   TYPING_WINDOW_SECONDS: positiveInt.default(10),
   MAX_GROUP_MEMBERS: positiveInt.default(1000),
+  PRESENCE_ENABLED: boolean.default(true),
+  PRESENCE_WINDOW_MS: positiveInt.default(40_000),
+  PRESENCE_GRACE_MS: positiveInt.default(5_000),
+  DELIVERY_FLUSH_MS: z.coerce.number().int().min(0).default(1_000),
 });
 
 export class ConfigError extends Error {
@@ -125,6 +137,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       typing: { points: e.TYPING_PER_WINDOW, windowSeconds: e.TYPING_WINDOW_SECONDS },
     }),
     maxGroupMembers: e.MAX_GROUP_MEMBERS,
+    presenceEnabled: e.PRESENCE_ENABLED,
+    presenceWindowMs: e.PRESENCE_WINDOW_MS,
+    presenceGraceMs: e.PRESENCE_GRACE_MS,
+    deliveryFlushMs: e.DELIVERY_FLUSH_MS,
   });
 }
 

@@ -3,6 +3,7 @@ import type { Config } from './config.ts';
 import type { Bus } from './events/bus.ts';
 import type { EventHub } from './events/hub.ts';
 import type { LoginThrottle } from './login-throttle.ts';
+import type { Presence } from './presence.ts';
 import type { RateLimits } from './rate-limits.ts';
 import type { SessionKeys } from './sessions.ts';
 import type { Db } from './store/db.ts';
@@ -17,6 +18,8 @@ export interface Deps {
   sessionKeys: SessionKeys;
   loginThrottle: LoginThrottle;
   rateLimits: RateLimits;
+  /** Who is online (lib/presence.ts); the event routes report connections to it. */
+  presence: Presence;
   /** The OpenAPI document, built once from the routes. */
   openapi: object;
 }

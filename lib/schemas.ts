@@ -47,6 +47,12 @@ export const User = z
     avatarUrl: z.string().nullable(),
     createdAt: isoTime,
     updatedAt: isoTime,
+    presence: z.enum(['online', 'offline']).meta({
+      description: 'online while they have an open event stream or polled within PRESENCE_WINDOW_MS',
+    }),
+    lastSeenAt: isoTime
+      .nullable()
+      .meta({ description: 'When a connection of theirs was last open; null if never' }),
   })
   .meta({ id: 'User' });
 

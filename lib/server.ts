@@ -10,6 +10,7 @@ import { LocalBus } from './events/bus.ts';
 import { EventHub } from './events/hub.ts';
 import { startRetention } from './events/retention.ts';
 import { LoginThrottle } from './login-throttle.ts';
+import { NO_PRESENCE, PresenceTracker } from './presence.ts';
 import { RateLimits } from './rate-limits.ts';
 import { migrate, openDatabase } from './store/db.ts';
 
@@ -33,6 +34,10 @@ export async function startParley(config: Config): Promise<RunningParley> {
   const bus = new LocalBus();
   const hub = new EventHub(db, bus, log);
   await hub.start();
+  const presence = config.presenceEnabled
+    ? new PresenceTracker({ db, bus, log }, config.presenceWindowMs, config.presenceGraceMs)
+    : NO_PRESENCE;
+  if (presence instanceof PresenceTracker) await presence.start();
   const deps = {
     config,
     db,
@@ -42,6 +47,7 @@ export async function startParley(config: Config): Promise<RunningParley> {
     sessionKeys: { secret, ttlMs: config.sessionTtlMs },
     loginThrottle: new LoginThrottle(config.loginFailuresPerWindow, config.loginFailureWindowMs),
     rateLimits: new RateLimits(config.rateLimits),
+    presence,
   };
   const app = createApp(deps, packageJson.version);
   const { requestMs, headersMs, keepAliveMs, idleSocketMs } = config.httpTimeouts;
@@ -71,6 +77,7 @@ export async function startParley(config: Config): Promise<RunningParley> {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await closed;
+      await presence.stop();
       await db.destroy();
     })();
     return closing;

@@ -39,6 +39,8 @@ export const presentUser = (row: UserRow): UserJson => ({
   avatarUrl: row.avatar_url,
   createdAt: row.created_at,
   updatedAt: row.updated_at,
+  presence: row.presence,
+  lastSeenAt: row.last_seen_at,
 });
 
 export async function register(

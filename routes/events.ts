@@ -54,7 +54,12 @@ export const eventRoutes = [
       // is where the first connection started.
       const cursor = decodeCursor(ctx.get('Last-Event-ID') || query.cursor);
       checkConnectionCap(deps, session);
-      await serveEventStream(deps, ctx, session, cursor);
+      const disconnected = deps.presence.connected(session.userId, 'stream');
+      try {
+        await serveEventStream(deps, ctx, session, cursor);
+      } finally {
+        disconnected();
+      }
       return undefined;
     },
   }),
@@ -83,7 +88,12 @@ export const eventRoutes = [
     handler: async ({ deps, session, query, ctx }) => {
       const cursor = decodeCursor(query.cursor);
       checkConnectionCap(deps, session);
-      await servePoll(deps, ctx, session, cursor, query.timeout * 1000);
+      const disconnected = deps.presence.connected(session.userId, 'poll');
+      try {
+        await servePoll(deps, ctx, session, cursor, query.timeout * 1000);
+      } finally {
+        disconnected();
+      }
       return undefined;
     },
   }),

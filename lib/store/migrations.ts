@@ -1,11 +1,13 @@
 import type { Knex } from 'knex';
 import * as initial from '../../migrations/20261125120000_create_core_schema.ts';
+import * as presence from '../../migrations/20261125130000_add_presence.ts';
 
 type Migration = Knex.Migration;
 
 /** Migrations in order. Listed here (not discovered on disk) so they load the same under tsx, tsc and bundlers. */
 const MIGRATIONS: Record<string, Migration> = {
   '20261125120000_create_core_schema': initial,
+  '20261125130000_add_presence': presence,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

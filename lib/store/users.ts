@@ -8,9 +8,21 @@ export interface UserRow {
   password_hash: string;
   created_at: string;
   updated_at: string;
+  presence: 'online' | 'offline';
+  last_seen_at: string | null;
 }
 
-const COLUMNS = ['id', 'username', 'display_name', 'avatar_url', 'password_hash', 'created_at', 'updated_at'];
+const COLUMNS = [
+  'id',
+  'username',
+  'display_name',
+  'avatar_url',
+  'password_hash',
+  'created_at',
+  'updated_at',
+  'presence',
+  'last_seen_at',
+];
 
 export const usernameKey = (username: string): string => username.toLowerCase();
 

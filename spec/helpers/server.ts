@@ -38,6 +38,10 @@ export async function startServer(env: Record<string, string> = {}, dir?: string
     REGISTRATIONS_PER_WINDOW: '0',
     MESSAGES_PER_WINDOW: '0',
     TYPING_PER_WINDOW: '0',
+    // Presence and delivered receipts add events to every stream of users who share a
+    // conversation; their specs (presence.spec.ts, delivered.spec.ts) turn them on.
+    PRESENCE_ENABLED: 'false',
+    DELIVERY_FLUSH_MS: '0',
     ...env,
   };
   if (!fullEnv.SESSION_SECRET) delete (fullEnv as Partial<typeof fullEnv>).SESSION_SECRET;
