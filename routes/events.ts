@@ -41,7 +41,7 @@ export const eventRoutes = [
     operationId: 'streamEvents',
     summary: 'Server-Sent Events stream of your events',
     description:
-      'Frames are `id: <cursor>`, `event: <type>`, `data: <Event JSON>`. Resume with `Last-Event-ID` or `?cursor=`; without either the stream starts now. A `retry:` hint comes first and a comment heartbeat at least every 15 s.',
+      'Frames are `id: <cursor>`, `event: <type>`, `data: <Event JSON>`. Resume with `Last-Event-ID` or `?cursor=` (the header wins when both are sent, as on an EventSource reconnect); without either the stream starts now. A cursor older than the retention yields one `reset` event, then the stream goes on from now. A `retry:` hint comes first, a `: live` comment once the replay is over, and a comment heartbeat every SSE_HEARTBEAT_MS (15 s). The stream ends when its session is revoked (logout, password change, account deletion) or when the client falls more than STREAM_BUFFER_BYTES behind; resume from the last id.',
     tags: ['Events'],
     auth: true,
     query: z.strictObject({ cursor: cursorQuery }),
@@ -69,7 +69,7 @@ export const eventRoutes = [
     operationId: 'pollEvents',
     summary: 'Long-poll for your events',
     description:
-      'Answers at once with the events after `cursor`, or waits up to `timeout` seconds (default 25, clamped to 0–60) and answers `{events: [], cursor}`. Always pass back the `cursor` you got.',
+      'Answers at once with the events after `cursor` (at most POLL_BATCH_SIZE, with the cursor of the last one), or waits up to `timeout` seconds (default 25, clamped to 0–60) and answers `{events: [], cursor}`. Always pass back the `cursor` you got. A cursor older than the retention yields one `reset` event and a cursor from now. A poll whose session is revoked while it waits (logout, password change, account deletion) answers 401 at once, like any later request of that session.',
     tags: ['Events'],
     auth: true,
     query: z.strictObject({
