@@ -1,0 +1,124 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const SERVER_ENTRY = resolve(import.meta.dirname, '../../lib/server.ts');
+
+/** A free loopback port: the child keeps it across restarts, so clients need not learn a new one. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  probe.listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as { port: number };
+  await new Promise((r) => probe.close(r));
+  return port;
+}
+
+export interface ChildServer {
+  url: string;
+  dir: string;
+  /** The running process's pid, or null while it is down. */
+  readonly pid: number | null;
+  /** Starts (or restarts) `lib/server.ts` on the same database and port, resolving once /health answers. */
+  start(): Promise<void>;
+  /** kill -9: no shutdown code runs. */
+  kill(): Promise<void>;
+  /** The process's resident memory in bytes (Linux /proc), or null. */
+  rss(): Promise<number | null>;
+  /** Stops it gracefully (SIGTERM) and deletes its data. */
+  close(): Promise<void>;
+}
+
+/**
+ * Parley in a child process (`node --import tsx lib/server.ts`, one process, so a SIGKILL really
+ * kills the server) on a temporary SQLite file — or a PostgreSQL URL given in `env`.
+ */
+export async function childServer(env: Record<string, string> = {}): Promise<ChildServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-child-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const fullEnv = {
+    ...process.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATABASE_URL: `sqlite:${join(dir, 'parley.db')}`,
+    DATA_DIR: dir,
+    // Fixed across restarts, so tokens issued before a crash still work after it.
+    SESSION_SECRET: randomBytes(24).toString('base64url'),
+    LOG_LEVEL: process.env.PARLEY_TEST_LOG_LEVEL ?? 'warn',
+    REGISTRATIONS_PER_WINDOW: '0',
+    MESSAGES_PER_WINDOW: '0',
+    TYPING_PER_WINDOW: '0',
+    ...env,
+  };
+  let child: ChildProcess | null = null;
+  let stderr = '';
+
+  const start = async () => {
+    if (child) throw new Error('already running');
+    stderr = '';
+    const proc = spawn(process.execPath, ['--import', 'tsx', SERVER_ENTRY], {
+      env: fullEnv,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child = proc;
+    proc.stderr?.setEncoding('utf8');
+    proc.stderr?.on('data', (d: string) => {
+      stderr = (stderr + d).slice(-4000);
+    });
+    proc.once('exit', () => {
+      if (child === proc) child = null;
+    });
+    // Bounded: 30 s (a cold tsx start on a busy machine), 100 ms between tries.
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      if (child !== proc) throw new Error(`the server exited while starting:\n${stderr}`);
+      const ok = await fetch(`${url}/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`the server did not answer /health within 30 s:\n${stderr}`);
+  };
+
+  const stop = async (signal: NodeJS.Signals) => {
+    const proc = child;
+    if (!proc) return;
+    const exited = once(proc, 'exit');
+    proc.kill(signal);
+    await exited;
+    child = null;
+  };
+
+  return {
+    url,
+    dir,
+    get pid() {
+      return child?.pid ?? null;
+    },
+    start,
+    kill: () => stop('SIGKILL'),
+    rss: async () => {
+      const pid = child?.pid;
+      if (!pid) return null;
+      try {
+        const { readFile } = await import('node:fs/promises');
+        const status = await readFile(`/proc/${pid}/status`, 'utf8');
+        const kb = /VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1];
+        return kb ? Number(kb) * 1024 : null;
+      } catch {
+        return null;
+      }
+    },
+    close: async () => {
+      await stop('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
