@@ -280,7 +280,10 @@ export async function deleteMessage(
   }
   if (message.sender_id !== userId) throw forbidden('Only the sender can delete a message.');
   await commitWithEvents(deps, async (trx, record) => {
-    await deleteMessageRow(trx, messageId);
+    // Checked again inside the transaction: of several concurrent deletes only one records an event.
+    if ((await deleteMessageRow(trx, messageId)) === 0) {
+      throw notFound(`There is no message ${messageId} in conversation ${conversationId}.`);
+    }
     await touchConversation(
       trx,
       conversationId,

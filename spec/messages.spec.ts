@@ -236,6 +236,21 @@ describe('messages', () => {
         expect((await alice.api.delete(url(message.id))).status).to.equal(404);
       });
 
+      it('deletes once when the sender deletes the same message several times at once', async () => {
+        const message = await send(alice, `double delete (${path})`);
+        const { eventCursor: cursor } = (await bob.api.get(`/conversations/${conversationId}?limit=1`)).body;
+        const results = await Promise.all(
+          Array.from({ length: 10 }, () => alice.api.delete(url(message.id))),
+        );
+        expect(results.map((r) => r.status).sort()).to.deep.equal([204, ...Array(9).fill(404)]);
+        const poll = await bob.api.get(`/events/poll?cursor=${encodeURIComponent(cursor)}&timeout=0`);
+        const deletions = poll.body.events.filter(
+          (e: { type: string; data: { messageId: string } }) =>
+            e.type === 'message.deleted' && e.data.messageId === message.id,
+        );
+        expect(deletions).to.have.length(1);
+      });
+
       it('answers 401 without a token', async () => {
         const message = await send(alice, 'anonymous delete');
         expect((await new Api(server.url).delete(url(message.id))).status).to.equal(401);

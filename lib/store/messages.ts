@@ -81,8 +81,9 @@ export async function selectHistory(
   return { rows: ascending ? page : page.reverse(), hasMore };
 }
 
-export async function deleteMessageRow(db: Executor, messageId: number): Promise<void> {
-  await db('messages').where({ id: messageId }).delete();
+/** Deletes a message; returns how many rows went (0 when a concurrent delete got there first). */
+export async function deleteMessageRow(db: Executor, messageId: number): Promise<number> {
+  return db('messages').where({ id: messageId }).delete();
 }
 
 export async function selectLastMessageId(db: Executor, conversationId: number): Promise<number | null> {
