@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { Deps } from './deps.ts';
 import { badRequest, forbidden, invalid, isUniqueViolation, notFound } from './errors.ts';
-import { commitWithEvents } from './events/log.ts';
+import { commitWithEvents, inConversation } from './events/log.ts';
 import { encodeCursor } from './events/position.ts';
 import type { Conversation, Message } from './schemas.ts';
 import {
@@ -241,9 +241,8 @@ export async function sendMessage(
   if (earlier) return { message: presentMessage(earlier), created: false };
   const at = nowIso();
   try {
-    const row = await commitWithEvents(deps, async (trx, record) => {
-      // Touch the conversation first: on PostgreSQL its row lock orders concurrent senders, so
-      // message ids, events and commits agree on one order per conversation.
+    // The conversation's lock orders concurrent senders: ids, events and commits agree.
+    const row = await commitWithEvents(inConversation(deps, conversationId), async (trx, record) => {
       await touchConversation(trx, conversationId, at, null);
       const message = await insertMessage(trx, {
         conversationId,
@@ -279,7 +278,7 @@ export async function deleteMessage(
     throw notFound(`There is no message ${messageId} in conversation ${conversationId}.`);
   }
   if (message.sender_id !== userId) throw forbidden('Only the sender can delete a message.');
-  await commitWithEvents(deps, async (trx, record) => {
+  await commitWithEvents(inConversation(deps, conversationId), async (trx, record) => {
     // Checked again inside the transaction: of several concurrent deletes only one records an event.
     if ((await deleteMessageRow(trx, messageId)) === 0) {
       throw notFound(`There is no message ${messageId} in conversation ${conversationId}.`);

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { type ConversationJson, conversationFor } from './conversations.ts';
 import type { Deps } from './deps.ts';
 import { badRequest, conflict, forbidden, invalid, notFound } from './errors.ts';
-import { commitWithEvents, type RecordEvent } from './events/log.ts';
+import { commitWithEvents, inConversation, type RecordEvent } from './events/log.ts';
 import {
   type ConversationRow,
   type ParticipantRow,
@@ -87,7 +87,7 @@ export async function addParticipants(
   const found = new Set((await selectUsersByIds(deps.db, ids)).map((u) => u.id));
   const unknown = wanted.filter((_, i) => !found.has(ids[i]!));
   const at = nowIso();
-  return commitWithEvents(deps, async (trx, record) => {
+  return commitWithEvents(inConversation(deps, conversationId), async (trx, record) => {
     const caller = await callerMembership(trx, conversationId, callerId);
     assertGroup(caller, "can't gain members");
     assertManager(caller.role);
@@ -148,7 +148,7 @@ export async function removeParticipant(
   targetId: number,
 ): Promise<void> {
   const at = nowIso();
-  await commitWithEvents(deps, async (trx, record) => {
+  await commitWithEvents(inConversation(deps, conversationId), async (trx, record) => {
     const caller = await callerMembership(trx, conversationId, callerId);
     assertGroup(caller, 'has fixed participants: nobody can be removed or leave');
     await lockConversation(trx, conversationId, at);
@@ -200,7 +200,7 @@ export async function changeRole(
   role: Role,
 ): Promise<ConversationJson> {
   const at = nowIso();
-  return commitWithEvents(deps, async (trx, record) => {
+  return commitWithEvents(inConversation(deps, conversationId), async (trx, record) => {
     const caller = await callerMembership(trx, conversationId, callerId);
     assertGroup(caller, 'has no roles');
     if (caller.role !== 'owner') throw forbidden('Only an owner can change roles.');
@@ -235,7 +235,7 @@ export async function renameConversation(
   title: string | null,
 ): Promise<ConversationJson> {
   const at = nowIso();
-  return commitWithEvents(deps, async (trx, record) => {
+  return commitWithEvents(inConversation(deps, conversationId), async (trx, record) => {
     const caller = await callerMembership(trx, conversationId, callerId);
     assertGroup(caller, "can't be renamed");
     assertManager(caller.role);

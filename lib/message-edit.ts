@@ -1,7 +1,7 @@
 import { type MessageJson, presentMessage } from './conversations.ts';
 import type { Deps } from './deps.ts';
 import { forbidden, notFound } from './errors.ts';
-import { commitWithEvents } from './events/log.ts';
+import { commitWithEvents, inConversation } from './events/log.ts';
 import { selectMembership } from './store/conversations.ts';
 import { updateMessageBody } from './store/message-edits.ts';
 import { selectMessage } from './store/messages.ts';
@@ -16,7 +16,7 @@ export async function editMessage(
   body: string,
 ): Promise<MessageJson> {
   const at = nowIso();
-  const row = await commitWithEvents(deps, async (trx, record) => {
+  const row = await commitWithEvents(inConversation(deps, conversationId), async (trx, record) => {
     const membership = await selectMembership(trx, conversationId, userId);
     if (!membership) throw notFound('There is no such conversation among yours.');
     const message = await selectMessage(trx, conversationId, messageId);

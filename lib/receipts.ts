@@ -1,6 +1,6 @@
 import type { Deps } from './deps.ts';
 import { notFound } from './errors.ts';
-import { commitWithEvents } from './events/log.ts';
+import { commitWithEvents, inConversation } from './events/log.ts';
 import { selectUnreadCounts } from './store/conversations.ts';
 import { advanceRead, type ReceiptRow, selectReceipt } from './store/receipts.ts';
 
@@ -34,7 +34,7 @@ export async function markConversationRead(
   conversationId: number,
   messageId: number,
 ): Promise<ReceiptJson & { unreadCount: number }> {
-  return commitWithEvents(deps, async (trx, record) => {
+  return commitWithEvents(inConversation(deps, conversationId), async (trx, record) => {
     const before = await selectReceipt(trx, conversationId, userId);
     if (!before) throw notFound('There is no such conversation among yours.');
     const target = Math.min(messageId, before.last_message_id);

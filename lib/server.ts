@@ -8,6 +8,7 @@ import { type Config, loadConfig, resolveSessionSecret } from './config.ts';
 import type { Deps } from './deps.ts';
 import { LocalBus } from './events/bus.ts';
 import { EventHub } from './events/hub.ts';
+import { PgBus } from './events/pg-bus.ts';
 import { startRetention } from './events/retention.ts';
 import { LoginThrottle } from './login-throttle.ts';
 import { NO_PRESENCE, PresenceTracker } from './presence.ts';
@@ -31,7 +32,9 @@ export async function startParley(config: Config): Promise<RunningParley> {
     log.info({ dir: config.dataDir }, 'generated a session secret and saved it in the data folder');
   const db = openDatabase(config.database);
   await migrate(db);
-  const bus = new LocalBus();
+  // One node: the in-process bus. Several nodes share PostgreSQL, and its LISTEN/NOTIFY wakes them all.
+  const bus =
+    config.database.client === 'postgres' ? await PgBus.connect(db, config.database, log) : new LocalBus();
   const hub = new EventHub(db, bus, log);
   await hub.start();
   const presence = config.presenceEnabled

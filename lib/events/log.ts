@@ -1,10 +1,34 @@
 import type { Knex } from 'knex';
-import type { Db } from '../store/db.ts';
+import { type Db, isPostgres } from '../store/db.ts';
 import { insertEvent, type NewEvent } from '../store/events.ts';
 import { nowIso } from '../time.ts';
 import type { Bus } from './bus.ts';
 
 export type RecordEvent = (event: NewEvent) => Promise<number>;
+
+export interface CommitTarget {
+  db: Db;
+  bus: Bus;
+  /**
+   * The conversations this change writes to. On PostgreSQL their advisory locks are the first
+   * statements of the transaction, so concurrent writers to one conversation queue before any of
+   * them has a transaction id: ids are then assigned in lock order, and message ids, event
+   * positions (tx, id) and commits agree on one order per conversation. Writers to different
+   * conversations never wait for each other — there is no cluster-wide hot row.
+   */
+  conversationIds?: readonly number[];
+}
+
+/** `deps` for a change to these conversations: commitWithEvents(inConversation(deps, id), …). */
+export const inConversation = (deps: { db: Db; bus: Bus }, ...conversationIds: number[]): CommitTarget => ({
+  db: deps.db,
+  bus: deps.bus,
+  conversationIds,
+});
+
+// The first key of the two-key advisory lock space: (this class, conversation id). Keeps
+// conversation locks apart from any other advisory lock an operator may take.
+const CONVERSATION_LOCK_CLASS = 0x50524c59; // "PRLY"
 
 /**
  * Runs `work` in one transaction in which it records the events describing its change, so the
@@ -12,16 +36,22 @@ export type RecordEvent = (event: NewEvent) => Promise<number>;
  * means a woken reader always finds the events it was woken for.
  */
 export async function commitWithEvents<T>(
-  deps: { db: Db; bus: Bus },
+  deps: CommitTarget,
   work: (trx: Knex.Transaction, record: RecordEvent) => Promise<T>,
 ): Promise<T> {
   let recorded = 0;
-  const result = await deps.db.transaction((trx) =>
-    work(trx, (event) => {
+  const result = await deps.db.transaction(async (trx) => {
+    if (deps.conversationIds?.length && isPostgres(trx)) {
+      // Sorted, so two writers locking several conversations cannot deadlock.
+      for (const id of [...new Set(deps.conversationIds)].sort((a, b) => a - b)) {
+        await trx.raw('SELECT pg_advisory_xact_lock(?, ?)', [CONVERSATION_LOCK_CLASS, id]);
+      }
+    }
+    return work(trx, (event) => {
       recorded++;
       return insertEvent(trx, event, nowIso());
-    }),
-  );
+    });
+  });
   if (recorded > 0) deps.bus.publish({ kind: 'log' });
   return result;
 }

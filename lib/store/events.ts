@@ -50,9 +50,29 @@ export async function insertEvent(db: Executor, event: NewEvent, at: string): Pr
  * On PostgreSQL, only events of transactions older than every transaction still running: a
  * running one may yet commit an event that sorts before the newest visible ones. Reading below
  * that horizon, in (tx, id) order, never skips an event that commits late. SQLite needs no horizon.
+ *
+ * Why this holds: `tx` is the inserting transaction's id (pg_current_xact_id()), and a transaction
+ * gets its id at its first write. Every id below the snapshot's xmin belongs to a transaction that
+ * has finished, so its events are all visible now or never will be; every transaction that has not
+ * yet written gets an id at or above xmin. So once a reader has passed (tx, id), nothing can appear
+ * before it, and xmin only grows. The price: committed events wait while an older transaction runs
+ * (hasHeldBackEvents), so event-writing transactions stay short, and commitWithEvents takes its
+ * conversation lock before its first write so the wait for the lock holds no id back.
  */
+const HORIZON = 'pg_snapshot_xmin(pg_current_snapshot())::text::bigint';
 function horizon(db: Executor): string {
-  return isPostgres(db) ? 'AND e.tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint' : '';
+  return isPostgres(db) ? `AND e.tx < ${HORIZON}` : '';
+}
+
+/**
+ * Whether committed events sit at or above the horizon, waiting for an older transaction to end.
+ * That transaction may write no event and so wake no reader when it ends: PgBus asks this and wakes
+ * the readers again while it is true. Always false on SQLite.
+ */
+export async function hasHeldBackEvents(db: Executor): Promise<boolean> {
+  if (!isPostgres(db)) return false;
+  const result = await db.raw(`SELECT EXISTS (SELECT 1 FROM events e WHERE e.tx >= ${HORIZON}) AS held`);
+  return Boolean(result.rows[0]?.held);
 }
 
 const AFTER = '(e.tx > ? OR (e.tx = ? AND e.id > ?))';
