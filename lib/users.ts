@@ -5,6 +5,7 @@ import {
   badRequest,
   conflict,
   forbidden,
+  invalid,
   invalidCredentials,
   isUniqueViolation,
   notFound,
@@ -150,7 +151,11 @@ export async function updateUser(
   assertSelf(session, id);
   let passwordHash: string | undefined;
   if (patch.password !== undefined) {
-    if (patch.currentPassword === undefined) throw badRequest('Changing the password needs currentPassword.');
+    if (patch.currentPassword === undefined) {
+      throw invalid('Changing the password needs currentPassword.', [
+        { path: 'currentPassword', message: 'is required to change the password' },
+      ]);
+    }
     if (!(await verifyPassword(patch.currentPassword, current.password_hash))) {
       throw forbidden('currentPassword is not your current password.');
     }
