@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from './lib/procs.ts';
 import { latencySvg, markdownTable, ratioOf, textTable, verdict } from './lib/report.ts';
+import { removeDbs } from './lib/seed.ts';
 import { percentiles, round } from './lib/stats.ts';
 import type { BenchContext, Row, ScenarioResult } from './lib/types.ts';
 import { catchUp } from './scenarios/catch-up.ts';
@@ -82,6 +83,8 @@ for (const name of names) {
     failures.push(name);
     ctx.log(`${name} FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     details[name] = { error: String(err) };
+  } finally {
+    removeDbs();
   }
 }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -24,9 +24,17 @@ export interface BenchDb {
   env: Record<string, string>;
 }
 
+const created: string[] = [];
+
+/** Deletes every database folder created so far (the start scenario's is ~1 GB). */
+export function removeDbs(): void {
+  for (const dir of created.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
 /** A fresh folder with a migrated, empty Parley database. */
 export async function createDb(label: string): Promise<BenchDb> {
   const dir = mkdtempSync(join(tmpdir(), `parley-bench-${label}-`));
+  created.push(dir);
   const file = join(dir, 'parley.db');
   const knex = openDatabase({ client: 'sqlite', filename: file });
   await migrate(knex);
