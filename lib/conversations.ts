@@ -27,7 +27,7 @@ import {
   selectLastMessageId,
   selectMessage,
   selectMessageByClientId,
-  selectMessagesByIds,
+  selectMessagesVisibleTo,
 } from './store/messages.ts';
 import { selectUsersByIds } from './store/users.ts';
 import { nowIso } from './time.ts';
@@ -56,7 +56,8 @@ async function presentConversations(
   const [participants, unread, lastMessages] = await Promise.all([
     selectParticipants(db, ids),
     selectUnreadCounts(db, userId, ids),
-    selectMessagesByIds(db, lastIds),
+    // Per user: a newcomer must not see the message that was newest before they joined.
+    selectMessagesVisibleTo(db, userId, lastIds),
   ]);
   const byConversation = new Map<number, typeof participants>();
   for (const p of participants) {

@@ -318,6 +318,26 @@ describe('conversations', () => {
       expect(many.queries).to.equal(one.queries);
     });
 
+    it('never shows a newcomer a lastMessage from before they joined', async () => {
+      // Regression: lastMessage was the conversation's newest message, whoever asked.
+      const conv = await group(gina, [hank], 'before you came');
+      await send(hank, conv.id, 'said before ivan joined');
+      const added = await gina.api.post(`/conversations/${conv.id}/participants`, { userIds: [ivan.id] });
+      expect(added.status, added.text).to.equal(200);
+      const listed = (await ivan.api.get('/conversations')).body.conversations.find(
+        (c: Conv) => c.id === conv.id,
+      );
+      expect(listed).to.include({ lastMessage: null, unreadCount: 0 });
+      const opened = await ivan.api.get(`/conversations/${conv.id}`);
+      expect(opened.body.conversation.lastMessage).to.equal(null);
+      expect(opened.body.messages).to.deep.equal([]);
+      const welcome = await send(hank, conv.id, 'welcome ivan');
+      const now = (await ivan.api.get('/conversations')).body.conversations.find(
+        (c: Conv) => c.id === conv.id,
+      );
+      expect(now).to.deep.include({ lastMessage: welcome, unreadCount: 1 });
+    });
+
     it('answers 401 without a token', async () => {
       expect((await new Api(server.url).get('/conversations')).status).to.equal(401);
     });
