@@ -26,7 +26,15 @@ const ConversationPage = z
   .meta({ id: 'ConversationPage' });
 
 const ConversationWithHistory = z
-  .object({ conversation: Conversation, messages: z.array(Message), hasMore: z.boolean(), eventCursor })
+  .object({
+    conversation: Conversation,
+    messages: z.array(Message),
+    hasMore: z.boolean().meta({
+      description:
+        'More messages lie beyond this page in its paging direction: newer ones when paging with `after` alone, older ones otherwise.',
+    }),
+    eventCursor,
+  })
   .meta({ id: 'ConversationWithHistory' });
 
 const SendMessageBody = z.strictObject({
@@ -36,7 +44,11 @@ const SendMessageBody = z.strictObject({
     .refine((s) => characters(s) >= 1, 'must not be blank')
     .refine((s) => characters(s) <= 4000, 'must be at most 4000 characters after trimming')
     // Stored byte for byte: a lone surrogate would come back as U+FFFD, and PostgreSQL refuses NUL.
-    .refine((s) => !/[\p{Cs}\0]/u.test(s), 'must be well-formed Unicode without NUL characters'),
+    .refine((s) => !/[\p{Cs}\0]/u.test(s), 'must be well-formed Unicode without NUL characters')
+    .meta({
+      description:
+        '1–4000 characters (Unicode code points) once leading and trailing whitespace is trimmed; stored and returned exactly as sent, untrimmed.',
+    }),
   clientMessageId: z.string().min(1).max(64).optional().meta({
     description: 'Your id for this send: repeating it returns the first message instead of a duplicate.',
   }),
