@@ -27,7 +27,7 @@ const inputs = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--t
 const files = (inputs.length ? inputs : ['bench/results/profiles']).flatMap((p) =>
   p.endsWith('.cpuprofile')
     ? [p]
-    : readdirSync(p)
+    : (readdirSync(p, { recursive: true }) as string[])
         .filter((f) => f.endsWith('.cpuprofile'))
         .map((f) => join(p, f)),
 );
@@ -55,6 +55,7 @@ for (const file of files) {
     .reduce((s, n) => s + (selfUs.get(n.id) ?? 0), 0);
   const self = new Map<string, number>();
   for (const [id, us] of selfUs) {
+    if (byId.get(id)!.callFrame.functionName === '(idle)') continue;
     const key = where(byId.get(id)!);
     self.set(key, (self.get(key) ?? 0) + us);
   }
@@ -63,6 +64,7 @@ for (const file of files) {
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const inclusive = new Map<string, number>();
   for (const [id, us] of selfUs) {
+    if (byId.get(id)!.callFrame.functionName === '(idle)') continue;
     const seen = new Set<string>();
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
       const key = where(byId.get(cur)!);

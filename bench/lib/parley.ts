@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { type ServerProc, startServer } from './procs.ts';
 import type { BenchDb } from './seed.ts';
 import type { BenchContext } from './types.ts';
@@ -26,13 +27,8 @@ export function startParley(
       ...env,
     },
     profiling
-      ? {
-          nodeFlags: [
-            '--cpu-prof',
-            `--cpu-prof-dir=${ctx.profileDir}`,
-            `--cpu-prof-name=parley-${scenario}-${Date.now()}.cpuprofile`,
-          ],
-        }
+      ? // One folder per run: the main thread and tsx's loader thread each write a profile there.
+        { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${join(ctx.profileDir, `${scenario}-${Date.now()}`)}`] }
       : {},
   );
 }
