@@ -55,6 +55,7 @@ describe('event delivery limits', () => {
         const third = await SseReader.open(server.url, '/events', alice.token);
         expect(third.status).to.equal(429);
         expect(third.headers.get('content-type')).to.match(/^application\/problem\+json/);
+        expect(third.problem).to.include({ status: 429 });
         expect(Number(third.headers.get('retry-after'))).to.be.above(0);
         await third.closed;
         const polled = await poll(alice, { timeout: 0 });

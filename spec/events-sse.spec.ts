@@ -169,6 +169,7 @@ describe('GET /events (Server-Sent Events)', () => {
         const reader = await SseReader.open(server.url, `/events${opts.query}`, bob.token, opts.headers);
         expect(reader.status).to.equal(400);
         expect(reader.headers.get('content-type')).to.match(/^application\/problem\+json/);
+        expect(reader.problem).to.include({ status: 400 });
         await reader.closed;
       });
     }

@@ -1,5 +1,5 @@
 import { EventSource } from 'eventsource';
-import type { TestUser } from './client.ts';
+import { type ApiResponse, responseObservers, type TestUser } from './client.ts';
 
 /** One SSE frame as the wire carried it: fields, and comment lines (heartbeats) without the colon. */
 export interface SseFrame {
@@ -53,8 +53,10 @@ export class SseReader {
   private constructor(
     readonly status: number,
     readonly headers: Headers,
-    private readonly response: Response,
+    private readonly body: ReadableStream<Uint8Array> | null,
     private readonly controller: AbortController,
+    /** The parsed body of a refusal (a problem+json), when the status is not 200. */
+    readonly problem?: any,
   ) {
     this.closed = this.pump();
   }
@@ -75,7 +77,22 @@ export class SseReader {
       },
       signal: controller.signal,
     });
-    return new SseReader(res.status, res.headers, res, controller);
+    const response: ApiResponse = { status: res.status, headers: res.headers, body: undefined, text: '' };
+    if (res.status !== 200) {
+      // A refusal is an ordinary body: read it whole, as the OpenAPI conformance check wants it.
+      response.text = await res.text();
+      response.body = /json/.test(res.headers.get('content-type') ?? '')
+        ? JSON.parse(response.text)
+        : response.text;
+    }
+    for (const observe of responseObservers) observe({ method: 'GET', path, response });
+    return new SseReader(
+      res.status,
+      res.headers,
+      res.status === 200 ? res.body : null,
+      controller,
+      response.body,
+    );
   }
 
   /** Opens a stream and waits until it is live (its `: live` comment), so what follows is seen. */
@@ -119,8 +136,8 @@ export class SseReader {
   }
 
   private async pump(): Promise<void> {
-    if (!this.response.body) return this.finish();
-    const reader = this.response.body.getReader();
+    if (!this.body) return this.finish();
+    const reader = this.body.getReader();
     const decoder = new TextDecoder();
     let buffer = '';
     try {
