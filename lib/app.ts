@@ -55,7 +55,8 @@ export function createApp(deps: Omit<Deps, 'openapi'>, version: string): Koa {
     );
   }
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
+  // Not `throw: true`: the thrown 405 would lose its Allow header; the problem handler renders it.
+  app.use(router.allowedMethods());
   // Koa would print a stack for every client that hangs up mid-stream; the problem handler logs
   // what matters.
   app.silent = true;

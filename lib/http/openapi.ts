@@ -1,6 +1,7 @@
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from 'zod-openapi';
 import { PROBLEMS, problemType } from '../errors.ts';
-import type { Route } from './route.ts';
+import { Problem } from '../schemas.ts';
+import type { ResponseSpec, Route } from './route.ts';
 
 const INTRO = `Parley: a chat server with a REST API and real-time delivery over plain HTTP.
 
@@ -12,6 +13,11 @@ ${Object.entries(PROBLEMS)
 
 IDs are opaque strings, timestamps ISO 8601 UTC. Request bodies are JSON (415 otherwise), at most
 64 KiB (413); unknown fields are rejected with 400.`;
+
+// Any operation can fail unexpectedly; the body then says nothing more than its title.
+const INTERNAL_ERROR: Record<number, ResponseSpec> = {
+  500: { description: 'Internal Server Error', schema: Problem, contentType: 'application/problem+json' },
+};
 
 /** The OpenAPI 3.1 document of these routes, generated from the same schemas that validate requests. */
 export function buildOpenApi(routes: readonly Route[], version: string): object {
@@ -28,7 +34,7 @@ export function buildOpenApi(routes: readonly Route[], version: string): object 
         ...(r.query ? { query: r.query as never } : {}),
       },
       responses: Object.fromEntries(
-        Object.entries(r.responses).map(([status, spec]) => [
+        Object.entries({ ...r.responses, ...INTERNAL_ERROR }).map(([status, spec]) => [
           status,
           {
             description: spec.description,

@@ -23,6 +23,7 @@ const DETAIL_BY_STATUS: Record<number, string> = {
   405: 'This path does not support this method; see the Allow header.',
   413: 'The request body is larger than this endpoint accepts.',
   415: 'Send the body as application/json.',
+  501: 'The server does not implement this method; see the Allow header.',
 };
 
 /** Renders every failure as application/problem+json; a 500 is logged in full and shown as nothing more. */
@@ -33,7 +34,10 @@ export function problemHandler(): Koa.Middleware {
       if (ctx.status === 404 && ctx.body === undefined && ctx.respond !== false) {
         send(ctx, new HttpProblem('not-found', DETAIL_BY_STATUS[404]!));
       } else if (ctx.status === 405 && typeof ctx.body !== 'object') {
+        // The router has set Allow; send() keeps it.
         send(ctx, new HttpProblem('method-not-allowed', DETAIL_BY_STATUS[405]!));
+      } else if (ctx.status === 501 && typeof ctx.body !== 'object') {
+        send(ctx, new HttpProblem('not-implemented', DETAIL_BY_STATUS[501]!));
       }
     } catch (err) {
       const problem = toProblem(err);

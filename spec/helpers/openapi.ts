@@ -119,9 +119,11 @@ export function checkResponses(doc: OpenApiDoc, records: readonly Seen[]) {
     const candidates = operations.filter((o) => o.pattern.test(path));
     const op = candidates.find((o) => o.method === rec.method);
     if (!op) {
-      // Not an operation of the API: only the router's own 404/405 problems may answer.
-      if (candidates.length ? status !== 405 : status !== 404) {
-        failures.add(`${where}: no such operation in the document, and the answer is not a 404/405`);
+      // Not an operation of the API: only the router's own 404/405/501 problems may answer.
+      if (candidates.length ? status !== 405 && status !== 501 && rec.method !== 'OPTIONS' : status !== 404) {
+        failures.add(`${where}: no such operation in the document, and the answer is not a 404/405/501`);
+      } else if (rec.method === 'OPTIONS') {
+        // Answered by the router (or CORS) with Allow and no body.
       } else if (mediaType !== 'application/problem+json') {
         failures.add(`${where}: a bad route must answer application/problem+json, not ${mediaType}`);
       } else if (!validatorFor('/components/schemas/Problem')(body)) {
