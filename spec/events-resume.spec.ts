@@ -131,6 +131,15 @@ describe('resuming the event feed', () => {
     expect(bodiesOf(res.body.events)).to.deep.equal(['new']);
   });
 
+  it('answers a cursor from beyond the log (another database) with one reset event', async () => {
+    const res = await poll(bob, { cursor: '999999999', timeout: 0 });
+    expect(res.status).to.equal(200);
+    expect(res.body.events.map((e: ParleyEvent) => e.type)).to.deep.equal(['reset']);
+    await say(alice, conversationId, 'after the reset');
+    const next = await poll(bob, { cursor: res.body.cursor, timeout: 5 });
+    expect(bodiesOf(next.body.events)).to.deep.equal(['after the reset']);
+  });
+
   describe('past the retention', () => {
     let old: string;
     beforeEach(async () => {

@@ -284,6 +284,23 @@ describe('GET /events (Server-Sent Events)', () => {
       expect(event!.data.body).to.equal('still here');
     });
 
+    it("closes the other sessions' streams and polls when the password changes", async () => {
+      const jo = await signUp(server.url, 'jo');
+      const phone = await jo.api.post('/login', { username: jo.username, password: jo.password });
+      const phoneToken = phone.body.token as string;
+      const phoneStream = track(await SseReader.live(server.url, phoneToken));
+      const phonePoll = jo.api.as(phoneToken).get('/events/poll?timeout=30');
+      const mine = track(await SseReader.live(server.url, jo.token));
+      const changed = await jo.api.put(`/users/${jo.id}`, {
+        password: 'a brand new password',
+        currentPassword: jo.password,
+      });
+      expect(changed.status).to.equal(200);
+      await phoneStream.closed;
+      expect((await phonePoll).status).to.equal(401);
+      expect(mine.isEnded).to.equal(false);
+    });
+
     it('closes the stream when the account is deleted', async () => {
       const hank = await signUp(server.url, 'hank');
       const reader = track(await SseReader.live(server.url, hank.token));
