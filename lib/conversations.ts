@@ -15,6 +15,7 @@ import {
   selectMembership,
   selectParticipants,
   selectUnreadCounts,
+  setLastMessage,
   touchConversation,
 } from './store/conversations.ts';
 import type { Executor } from './store/db.ts';
@@ -284,12 +285,7 @@ export async function deleteMessage(
     if ((await deleteMessageRow(trx, messageId)) === 0) {
       throw notFound(`There is no message ${messageId} in conversation ${conversationId}.`);
     }
-    await touchConversation(
-      trx,
-      conversationId,
-      membership.last_activity_at,
-      await selectLastMessageId(trx, conversationId),
-    );
+    await setLastMessage(trx, conversationId, await selectLastMessageId(trx, conversationId), nowIso());
     await record({
       type: 'message.deleted',
       conversationId,

@@ -269,6 +269,26 @@ describe('messages', () => {
     expect(after.unreadCount).to.equal(0);
   });
 
+  it('never moves updatedAt backwards when a message is deleted after a rename', async () => {
+    // Regression: deleting reset updatedAt to the time of the last message, before the rename.
+    const conv = await carol.api.post('/conversations', { participantIds: [bob.id], title: 'renamed' });
+    const sent = await carol.api.post(`/conversations/${conv.body.id}/message`, { body: 'soon gone' });
+    let renamed = await carol.api.put(`/conversations/${conv.body.id}`, { title: 'renamed again' });
+    while (renamed.body.updatedAt === sent.body.createdAt) {
+      // Same millisecond as the send: rename once more so the two times differ.
+      renamed = await carol.api.put(`/conversations/${conv.body.id}`, { title: `renamed ${Date.now()}` });
+    }
+    expect(renamed.status).to.equal(200);
+    expect(
+      (await carol.api.delete(`/conversations/${conv.body.id}/message/${sent.body.id}`)).status,
+    ).to.equal(204);
+    const after = await summary(bob, conv.body.id);
+    expect(
+      after.updatedAt >= renamed.body.updatedAt,
+      `${after.updatedAt} < ${renamed.body.updatedAt}`,
+    ).to.equal(true);
+  });
+
   describe('DELETE /users/{id}', () => {
     it("keeps the deleted user's messages in the other participant's history", async () => {
       const [dora, eli] = await Promise.all([signUp(server.url, 'dora'), signUp(server.url, 'eli')]);

@@ -221,6 +221,25 @@ export async function endMembershipsOf(db: Executor, userId: number, record: Rec
   }
 }
 
+/**
+ * Points a conversation at its newest message after one was deleted. Its place in members'
+ * lists (last_activity_at) stays; updated_at moves forward, never back.
+ */
+export async function setLastMessage(
+  db: Executor,
+  conversationId: number,
+  lastMessageId: number | null,
+  at: string,
+): Promise<void> {
+  await db('conversations')
+    .where({ id: conversationId })
+    .update({
+      last_message_id: lastMessageId,
+      // CASE, not max()/GREATEST(): the same SQL on SQLite and PostgreSQL.
+      updated_at: db.raw('CASE WHEN updated_at < ? THEN ? ELSE updated_at END', [at, at]),
+    });
+}
+
 /** Moves a conversation to the top of its members' lists and remembers its newest message. */
 export async function touchConversation(
   db: Executor,
