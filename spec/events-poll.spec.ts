@@ -69,6 +69,11 @@ describe('GET /events/poll (long-poll)', () => {
     expect([...first.body.events, ...rest.body.events].map((e: any) => e.data.body)).to.deep.equal(bodies);
   });
 
+  it('marks its answers uncacheable, so no proxy replays a stale one', async () => {
+    const res = await poll(bob, { timeout: 0 });
+    expect(res.headers.get('cache-control')).to.equal('no-store');
+  });
+
   it('clamps the timeout to 0–60 seconds', async () => {
     const res = await poll(bob, { timeout: -5 });
     expect(res.status).to.equal(200);

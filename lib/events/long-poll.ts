@@ -99,6 +99,8 @@ export async function servePoll(
       events = waiter.events.slice(0, deps.config.pollBatchSize);
       for (const e of events) if (e.position !== null) position = e.position;
     }
+    // Each answer depends on the caller and the moment: a cache must never replay one.
+    ctx.set('Cache-Control', 'no-store');
     ctx.type = 'application/json';
     ctx.body = pollBody(events, position);
   } finally {
