@@ -25,6 +25,9 @@ export interface Subscriber {
 // memory bounded while a large backlog is fanned out.
 const TAIL_BATCH = 1000;
 
+// A failed read of the log (the database briefly unreachable) is tried again after this long.
+const RETRY_AFTER_FAILURE_MS = 1000;
+
 /**
  * This node's view of the event log. It tails the log once for the whole node — one read per
  * batch of new events, not one per subscriber — works out who may see each event, and hands the
@@ -36,6 +39,7 @@ export class EventHub {
   private draining: Promise<void> | null = null;
   private wakeAgain = false;
   private unsubscribeBus: (() => void) | null = null;
+  private retry: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly db: Db,
@@ -52,6 +56,7 @@ export class EventHub {
   async stop(): Promise<void> {
     this.unsubscribeBus?.();
     this.unsubscribeBus = null;
+    clearTimeout(this.retry);
     for (const set of this.subscribers.values()) for (const s of [...set]) s.close('shutdown');
     this.subscribers.clear();
     await this.draining;
@@ -100,7 +105,11 @@ export class EventHub {
       return;
     }
     this.draining = this.drain()
-      .catch((err) => this.log.error({ err }, 'event tail failed; retrying on the next wake'))
+      .catch((err) => {
+        this.log.error({ err }, 'event tail failed; retrying');
+        // Without a retry, subscribers would wait for the next commit to hear what is already committed.
+        if (this.unsubscribeBus) this.retry = setTimeout(() => this.wake(), RETRY_AFTER_FAILURE_MS);
+      })
       .finally(() => {
         this.draining = null;
         if (this.wakeAgain) {
