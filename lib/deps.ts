@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
+import type { Deliveries } from './delivery.ts';
 import type { Bus } from './events/bus.ts';
 import type { EventHub } from './events/hub.ts';
 import type { LoginThrottle } from './login-throttle.ts';
@@ -20,6 +21,8 @@ export interface Deps {
   rateLimits: RateLimits;
   /** Who is online (lib/presence.ts); the event routes report connections to it. */
   presence: Presence;
+  /** Delivered marks (lib/delivery.ts): SSE writes and poll cursors report to it. */
+  deliveries: Deliveries;
   /** The OpenAPI document, built once from the routes. */
   openapi: object;
 }

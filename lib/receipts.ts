@@ -2,7 +2,8 @@ import type { Deps } from './deps.ts';
 import { notFound } from './errors.ts';
 import { commitWithEvents, inConversation } from './events/log.ts';
 import { selectUnreadCounts } from './store/conversations.ts';
-import { advanceRead, type ReceiptRow, selectReceipt } from './store/receipts.ts';
+import { selectMessage } from './store/messages.ts';
+import { advanceRead, type ReceiptRow, selectReceipt, selectReceipts } from './store/receipts.ts';
 
 export interface ReceiptJson {
   conversationId: string;
@@ -46,4 +47,66 @@ export async function markConversationRead(
     const unread = await selectUnreadCounts(trx, userId, [conversationId]);
     return { ...presentReceipt(conversationId, now), unreadCount: unread.get(conversationId) ?? 0 };
   });
+}
+
+/** Every current member's marks: with them a client works out the status of any message. */
+export async function listReceipts(
+  deps: Deps,
+  userId: number,
+  conversationId: number,
+): Promise<{ receipts: ReceiptJson[] }> {
+  const rows = await selectReceipts(deps.db, conversationId);
+  if (!rows.some((r) => r.user_id === userId)) throw notFound('There is no such conversation among yours.');
+  return { receipts: rows.map((r) => presentReceipt(conversationId, r)) };
+}
+
+export interface MessageStatusJson {
+  conversationId: string;
+  messageId: string;
+  status: 'sent' | 'delivered' | 'read';
+  recipientCount: number;
+  deliveredCount: number;
+  readCount: number;
+  deliveredTo: string[];
+  readBy: string[];
+}
+
+/**
+ * Where one message stands with its recipients — the current members other than its sender who
+ * were members when it was sent. `read` once all of them read it, `delivered` once it reached all
+ * of them, `sent` before; the counts and lists say who has it in a group.
+ */
+export async function messageStatus(
+  deps: Deps,
+  userId: number,
+  conversationId: number,
+  messageId: number,
+): Promise<MessageStatusJson> {
+  const [rows, message] = await Promise.all([
+    selectReceipts(deps.db, conversationId),
+    selectMessage(deps.db, conversationId, messageId),
+  ]);
+  const caller = rows.find((r) => r.user_id === userId);
+  if (!caller) throw notFound('There is no such conversation among yours.');
+  if (!message || message.id <= caller.visible_after_message_id) {
+    throw notFound(`There is no message ${messageId} in conversation ${conversationId}.`);
+  }
+  const recipients = rows.filter(
+    (r) => r.user_id !== message.sender_id && r.visible_after_message_id < message.id,
+  );
+  const readBy = recipients.filter((r) => r.last_read_message_id >= message.id);
+  const deliveredTo = recipients.filter(
+    (r) => Math.max(r.last_delivered_message_id, r.last_read_message_id) >= message.id,
+  );
+  const all = (list: ReceiptRow[]) => recipients.length > 0 && list.length === recipients.length;
+  return {
+    conversationId: String(conversationId),
+    messageId: String(message.id),
+    status: all(readBy) ? 'read' : all(deliveredTo) ? 'delivered' : 'sent',
+    recipientCount: recipients.length,
+    deliveredCount: deliveredTo.length,
+    readCount: readBy.length,
+    deliveredTo: deliveredTo.map((r) => String(r.user_id)),
+    readBy: readBy.map((r) => String(r.user_id)),
+  };
 }

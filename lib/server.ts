@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import packageJson from '../package.json' with { type: 'json' };
 import { createApp } from './app.ts';
 import { type Config, loadConfig, resolveSessionSecret } from './config.ts';
+import { DeliveryRecorder, NO_DELIVERIES } from './delivery.ts';
 import type { Deps } from './deps.ts';
 import { LocalBus } from './events/bus.ts';
 import { EventHub } from './events/hub.ts';
@@ -41,6 +42,10 @@ export async function startParley(config: Config): Promise<RunningParley> {
     ? new PresenceTracker({ db, bus, log }, config.presenceWindowMs, config.presenceGraceMs)
     : NO_PRESENCE;
   if (presence instanceof PresenceTracker) await presence.start();
+  const deliveries =
+    config.deliveryFlushMs > 0
+      ? new DeliveryRecorder({ db, bus, log }, config.deliveryFlushMs)
+      : NO_DELIVERIES;
   const deps = {
     config,
     db,
@@ -51,6 +56,7 @@ export async function startParley(config: Config): Promise<RunningParley> {
     loginThrottle: new LoginThrottle(config.loginFailuresPerWindow, config.loginFailureWindowMs),
     rateLimits: new RateLimits(config.rateLimits),
     presence,
+    deliveries,
   };
   const app = createApp(deps, packageJson.version);
   const { requestMs, headersMs, keepAliveMs, idleSocketMs } = config.httpTimeouts;
@@ -81,6 +87,7 @@ export async function startParley(config: Config): Promise<RunningParley> {
       server.closeIdleConnections();
       await closed;
       await presence.stop();
+      await deliveries.stop();
       await db.destroy();
     })();
     return closing;

@@ -88,6 +88,8 @@ export const eventRoutes = [
     handler: async ({ deps, session, query, ctx }) => {
       const cursor = decodeCursor(query.cursor);
       checkConnectionCap(deps, session);
+      // Passing a cursor back acknowledges every event up to it: those messages were delivered.
+      if (cursor) deps.deliveries.acknowledged(session.userId, cursor);
       const disconnected = deps.presence.connected(session.userId, 'poll');
       try {
         await servePoll(deps, ctx, session, cursor, query.timeout * 1000);

@@ -56,12 +56,16 @@ class SseStream implements Subscriber {
     if (this.res.writableLength > this.limits.maxBufferedBytes) this.end('too-slow');
   }
 
+  /** Told of every event handed to the socket (delivered receipts). */
+  onSent: ((event: WireEvent) => void) | undefined;
+
   send(event: WireEvent): void {
     if (event.position !== null) {
       if (!isAfter(event.position, this.last)) return;
       this.last = event.position;
     }
     this.write(event.frame);
+    if (!this.ended) this.onSent?.(event);
   }
 
   deliver(event: WireEvent): void {
@@ -138,6 +142,7 @@ export async function serveEventStream(
       maxBufferedBytes: deps.config.streamBufferBytes,
       heartbeatMs: deps.config.heartbeatMs,
     });
+    live.onSent = (event) => deps.deliveries.written(session.userId, event);
     stream = live;
     for (const event of early) live.deliver(event);
     live.write(`retry: ${RETRY_MS}\n\n`);

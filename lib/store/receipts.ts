@@ -1,3 +1,4 @@
+import type { Position } from '../events/position.ts';
 import type { Executor } from './db.ts';
 
 export interface ReceiptRow {
@@ -78,4 +79,64 @@ export async function advanceDelivered(
     .andWhere('last_delivered_message_id', '<', messageId)
     .update({ last_delivered_message_id: messageId });
   return Number(moved) > 0;
+}
+
+/**
+ * For each of the user's current conversations, the newest message whose `message.created` event
+ * lies in (from, to] and after their joining: what a poll with cursor `to` acknowledged. Within one
+ * conversation event ids follow message order (senders are serialised on the conversation row).
+ */
+export async function selectAcknowledgedMessages(
+  db: Executor,
+  userId: number,
+  from: Position,
+  to: Position,
+): Promise<{ conversationId: number; messageId: number }[]> {
+  const newest: { conversation_id: number; id: number | string }[] = await db('memberships as m')
+    .join('events as e', function () {
+      this.on('e.conversation_id', '=', 'm.conversation_id').andOn('e.id', '>', 'm.joined_event_id');
+    })
+    .select('e.conversation_id')
+    .max({ id: 'e.id' })
+    .where('m.user_id', userId)
+    .whereNull('m.left_event_id')
+    .andWhere('e.type', 'message.created')
+    .andWhere((q) =>
+      q.where('e.tx', '<', to.tx).orWhere((q2) => q2.where('e.tx', to.tx).andWhere('e.id', '<=', to.id)),
+    )
+    .andWhere((q) =>
+      q.where('e.tx', '>', from.tx).orWhere((q2) => q2.where('e.tx', from.tx).andWhere('e.id', '>', from.id)),
+    )
+    .groupBy('e.conversation_id');
+  if (newest.length === 0) return [];
+  const events: { id: number | string; data: string }[] = await db('events')
+    .select('id', 'data')
+    .whereIn(
+      'id',
+      newest.map((r) => Number(r.id)),
+    );
+  const messageOf = new Map(
+    events.map((e) => [Number(e.id), Number((JSON.parse(e.data) as { id: string }).id)]),
+  );
+  return newest.flatMap((r) => {
+    const messageId = messageOf.get(Number(r.id));
+    return messageId ? [{ conversationId: Number(r.conversation_id), messageId }] : [];
+  });
+}
+
+/** Who sent messages in (afterId, upToId] of a conversation, other than `exceptUserId`. */
+export async function selectSendersBetween(
+  db: Executor,
+  conversationId: number,
+  afterId: number,
+  upToId: number,
+  exceptUserId: number,
+): Promise<number[]> {
+  const rows = await db('messages')
+    .distinct('sender_id')
+    .where('conversation_id', conversationId)
+    .andWhere('id', '>', afterId)
+    .andWhere('id', '<=', upToId)
+    .andWhere('sender_id', '<>', exceptUserId);
+  return rows.map((r: { sender_id: number }) => Number(r.sender_id));
 }
