@@ -24,6 +24,13 @@ export function startParley(
       LOG_LEVEL: 'warn',
       STREAMS_PER_USER: '100000',
       LOGIN_FAILURES_PER_WINDOW: '1000000',
+      // 0 turns the per-user send limit off: one bench user sends thousands of messages a second.
+      MESSAGES_PER_WINDOW: '0',
+      MAX_GROUP_MEMBERS: '100000',
+      // Presence announces every user's first connection to everyone they share a conversation
+      // with: opening 1,000 streams in a 1,000-member group would be a million-event storm before
+      // the first measured message. It is off here so the scenarios measure what they name.
+      PRESENCE_ENABLED: 'false',
       ...env,
     },
     profiling

@@ -3,11 +3,12 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const now = () => performance.timeOrigin + performance.now();
+export { now } from './clock.ts';
+
+import { now } from './clock.ts';
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // 20,000 is this machine's hard limit; 10,000 streams plus the listening socket and database fit.

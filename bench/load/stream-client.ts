@@ -1,12 +1,11 @@
 import { connect, type Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
+import { now } from '../lib/clock.ts';
 
 /**
  * The SSE and long-poll load client: one process holding thousands of connections over raw
- * node:net (no per-connection parser objects), driven by the orchestrator over IPC. Times are
- * wall-clock milliseconds (timeOrigin + now) so they compare across processes on one machine.
+ * node:net (no per-connection parser objects), driven by the orchestrator over IPC. Times come
+ * from ../lib/clock.ts, so they compare with the orchestrator's send times.
  */
-const now = () => performance.timeOrigin + performance.now();
 
 interface Target {
   host: string;
@@ -19,7 +18,13 @@ interface Req {
 type Command =
   | ({ op: 'sse-open'; requests: Req[]; ready: string; concurrency: number } & Target)
   | { op: 'collect' }
-  | ({ op: 'poll-open'; requests: Req[]; repollPath: string; repollTimeout: number } & Target)
+  | ({
+      op: 'poll-open';
+      requests: Req[];
+      repollPath: string;
+      repollTimeout: number;
+      concurrency: number;
+    } & Target)
   | { op: 'poll-collect'; waitMs: number }
   | ({ op: 'drain-sse'; request: Req; ready: string } & Target)
   | ({ op: 'drain-poll'; pathOf: string; token?: string; cursor: string } & Target)
@@ -141,6 +146,7 @@ let pollState: {
   first: { at: number; status: number; events: number }[];
   repoll: { at: number; status: number }[];
   errors: number;
+  otherWakes: number;
   expected: number;
   done: () => void;
   finished: Promise<void>;
@@ -155,6 +161,7 @@ async function pollOpen(c: Extract<Command, { op: 'poll-open' }>) {
     first: [],
     repoll: [],
     errors: 0,
+    otherWakes: 0,
     expected: c.requests.length,
     done,
     finished,
@@ -163,19 +170,17 @@ async function pollOpen(c: Extract<Command, { op: 'poll-open' }>) {
   const settle = () => {
     if (state.repoll.length + state.errors >= state.expected) state.done();
   };
-  let connected = 0;
-  await new Promise<void>((allConnected) => {
-    for (const r of c.requests) {
+  const openPoll = (r: Req) =>
+    new Promise<void>((connected) => {
       const socket = connect(c.port, c.host);
       sockets.push(socket);
       let stage = 0;
       socket.on('connect', () => {
         socket.write(requestText(c, r, 'application/json'));
-        if (++connected === c.requests.length) allConnected();
+        connected();
       });
       responses(socket, (res) => {
         if (stage === 0) {
-          stage = 1;
           let events = 0;
           let cursor = '';
           try {
@@ -183,6 +188,19 @@ async function pollOpen(c: Extract<Command, { op: 'poll-open' }>) {
             events = parsed.events.length;
             cursor = parsed.cursor;
           } catch {}
+          if (res.status === 200 && !res.body.includes('bench-')) {
+            // Woken by something else (an event not sent by the bench, or the timeout): wait on.
+            state.otherWakes++;
+            socket.write(
+              requestText(
+                c,
+                { ...r, path: r.path.replace(/cursor=[^&]*/, `cursor=${cursor}`) },
+                'application/json',
+              ),
+            );
+            return;
+          }
+          stage = 1;
           state.first.push({ at: res.at, status: res.status, events });
           socket.write(
             requestText(
@@ -205,12 +223,18 @@ async function pollOpen(c: Extract<Command, { op: 'poll-open' }>) {
         if (stage < 2) {
           stage = 2;
           state.errors++;
-          if (connected < c.requests.length && ++connected === c.requests.length) allConnected();
+          connected();
           settle();
         }
       });
-    }
-  });
+    });
+  // A bounded number of connects in flight keeps within the server's listen backlog (511), so no
+  // SYN is dropped and retried seconds later.
+  let next = 0;
+  const worker = async () => {
+    while (next < c.requests.length) await openPoll(c.requests[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(c.concurrency, c.requests.length) }, worker));
   send({ type: 'sent' });
 }
 

@@ -8,6 +8,7 @@ interface Polls {
   first: { at: number; status: number; events: number }[];
   repoll: { at: number; status: number }[];
   errors: number;
+  otherWakes: number;
 }
 
 async function runSide(
@@ -30,6 +31,7 @@ async function runSide(
         requests: members.map((m) => ({ path: `/events/poll?cursor=${cursor}&timeout=60`, token: m.token })),
         repollPath: '/events/poll',
         repollTimeout: 1,
+        concurrency: 200,
       },
       'sent',
     );
@@ -49,6 +51,7 @@ async function runSide(
       woken: woken.length,
       emptyAnswers: polls.first.filter((p) => p.status === 200 && p.events === 0).length,
       repolls: polls.repoll.length,
+      otherWakes: polls.otherWakes,
       failures,
     };
   } finally {
@@ -109,6 +112,7 @@ export async function longPoll(ctx: BenchContext): Promise<ScenarioResult> {
           woken: r.woken,
           emptyAnswers: r.emptyAnswers,
           repolls: r.repolls,
+          otherWakes: r.otherWakes,
           failures: r.failures,
           p50: percentile(r.latencies, 50),
           p90: percentile(r.latencies, 90),
