@@ -14,10 +14,32 @@ ${Object.entries(PROBLEMS)
 IDs are opaque strings, timestamps ISO 8601 UTC. Request bodies are JSON (415 otherwise), at most
 64 KiB (413); unknown fields are rejected with 400.`;
 
-// Any operation can fail unexpectedly; the body then says nothing more than its title.
-const INTERNAL_ERROR: Record<number, ResponseSpec> = {
-  500: { description: 'Internal Server Error', schema: Problem, contentType: 'application/problem+json' },
-};
+const problem = (description: string): ResponseSpec => ({
+  description,
+  schema: Problem,
+  contentType: 'application/problem+json',
+});
+
+/**
+ * The problems the shared middleware can answer for a route, whatever its handler does, so the
+ * document never depends on each route remembering them. A route's own entry wins.
+ */
+function impliedProblems(r: Route): Record<number, ResponseSpec> {
+  const jsonBody = r.body !== undefined && !('raw' in (r.body as object));
+  const implied: Record<number, ResponseSpec> = {};
+  if (jsonBody) {
+    implied[400] = problem('The request is not valid (see `errors`)');
+    implied[413] = problem('Body too large');
+    implied[415] = problem('Wrong content type');
+  }
+  if (r.auth) implied[401] = problem('Not authenticated, or the session was revoked or expired');
+  if (r.auth && r.method !== 'get') {
+    implied[403] = problem('Not allowed (also: a cookie-authenticated write that fails the CSRF check)');
+  }
+  // Any operation can fail unexpectedly; the body then says nothing more than its title.
+  implied[500] = problem('Internal Server Error');
+  return implied;
+}
 
 /** The OpenAPI 3.1 document of these routes, generated from the same schemas that validate requests. */
 export function buildOpenApi(routes: readonly Route[], version: string): object {
@@ -34,7 +56,7 @@ export function buildOpenApi(routes: readonly Route[], version: string): object 
         ...(r.query ? { query: r.query as never } : {}),
       },
       responses: Object.fromEntries(
-        Object.entries({ ...r.responses, ...INTERNAL_ERROR }).map(([status, spec]) => [
+        Object.entries({ ...impliedProblems(r), ...r.responses }).map(([status, spec]) => [
           status,
           {
             description: spec.description,
