@@ -241,10 +241,13 @@ export async function sendMessage(
   await membershipOf(deps.db, conversationId, senderId);
   const earlier = await repeated();
   if (earlier) return { message: presentMessage(earlier), created: false };
-  const at = nowIso();
   try {
     // The conversation's lock orders concurrent senders: ids, events and commits agree.
     const row = await commitWithEvents(inConversation(deps, conversationId), async (trx, record) => {
+      // Again under the lock: a removal that committed since the check above wins.
+      await membershipOf(trx, conversationId, senderId);
+      // Read the clock under the lock too, so createdAt never runs backwards against message order.
+      const at = nowIso();
       await touchConversation(trx, conversationId, at, null);
       const message = await insertMessage(trx, {
         conversationId,

@@ -289,6 +289,34 @@ describe('messages', () => {
     ).to.equal(true);
   });
 
+  it('accepts no message from a member after their removal, however the two race', async () => {
+    const [gus, hal] = await Promise.all([signUp(server.url, 'gus'), signUp(server.url, 'hal')]);
+    const conv = await gus.api.post('/conversations', { participantIds: [hal.id, bob.id], title: 'race' });
+    const { eventCursor } = (await gus.api.get(`/conversations/${conv.body.id}`)).body;
+    const url = `/conversations/${conv.body.id}/message`;
+    const sends = Array.from({ length: 20 }, (_, i) => hal.api.post(url, { body: `racing ${i}` }));
+    await sends[0]; // the removal lands among the sends, not before all of them
+    const removal = gus.api.delete(`/conversations/${conv.body.id}/participants/${hal.id}`);
+    const statuses = (await Promise.all(sends)).map((r) => r.status);
+    expect((await removal).status).to.equal(204);
+    expect(
+      statuses.every((s) => s === 201 || s === 404),
+      String(statuses),
+    ).to.equal(true);
+    const poll = await gus.api.get(`/events/poll?cursor=${encodeURIComponent(eventCursor)}&timeout=0`);
+    const types = poll.body.events
+      .filter((e: { type: string; data: { senderId?: string; userId?: string } }) =>
+        e.type === 'message.created' ? e.data.senderId === hal.id : e.type === 'participant.removed',
+      )
+      .map((e: { type: string }) => e.type);
+    expect(types.at(-1)).to.equal('participant.removed');
+    expect(types.filter((t: string) => t === 'message.created')).to.have.length(
+      statuses.filter((s) => s === 201).length,
+    );
+    const history = (await gus.api.get(`/conversations/${conv.body.id}`)).body.messages;
+    expect(history).to.have.length(statuses.filter((s) => s === 201).length);
+  });
+
   describe('DELETE /users/{id}', () => {
     it("keeps the deleted user's messages in the other participant's history", async () => {
       const [dora, eli] = await Promise.all([signUp(server.url, 'dora'), signUp(server.url, 'eli')]);
