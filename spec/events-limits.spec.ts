@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { expect } from 'chai';
-import { signUp, type TestUser } from './helpers/client.ts';
+import { Api, signUp, type TestUser } from './helpers/client.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { converse, poll, SseReader, say } from './helpers/sse.ts';
 
@@ -104,6 +104,23 @@ describe('event delivery limits', () => {
     });
     after(() => server.close());
 
+    it('is not confused with a client resuming from a backlog larger than STREAM_BUFFER_BYTES', async () => {
+      const conversationId = await converse(alice, bob);
+      const { body: start } = await poll(bob, { timeout: 0 });
+      const big = '€'.repeat(3990);
+      const count = 40; // about 480 KB of frames, over seven times the bound
+      for (let i = 0; i < count; i++) await say(alice, conversationId, `${i} ${big}`);
+      const stream = await SseReader.open(server.url, `/events?cursor=${start.cursor}`, bob.token);
+      try {
+        const events = await stream.events(count);
+        expect(events.map((e) => Number.parseInt(e.data.body, 10))).to.deep.equal(
+          Array.from({ length: count }, (_, i) => i),
+        );
+      } finally {
+        stream.close();
+      }
+    });
+
     it('is cut off once over STREAM_BUFFER_BYTES while other subscribers keep receiving', async function () {
       // The kernel's socket buffers (megabytes on loopback) fill before Node's does: it takes a few
       // hundred large messages.
@@ -147,16 +164,24 @@ describe('event delivery limits', () => {
     let alice: TestUser;
     let bob: TestUser;
     before(async () => {
-      server = await startServer({
-        HTTP_REQUEST_TIMEOUT_MS: '1000',
-        HTTP_HEADERS_TIMEOUT_MS: '1000',
-        HTTP_KEEP_ALIVE_TIMEOUT_MS: '1000',
-        HTTP_IDLE_SOCKET_TIMEOUT_MS: '1000',
-        // No heartbeat within the spec: the stream must survive on its own, not by traffic.
-        SSE_HEARTBEAT_MS: '60000',
-      });
-      alice = await signUp(server.url, 'alice');
-      bob = await signUp(server.url, 'bob');
+      // Users first, on default timeouts: password hashing on a busy machine can outlast a 1 s
+      // idle-socket timeout. Then the same database again, with every timeout at 1 s.
+      const setup = await startServer();
+      const users = [await signUp(setup.url, 'alice'), await signUp(setup.url, 'bob')];
+      await setup.stop();
+      server = await startServer(
+        {
+          ...setup.env,
+          HTTP_REQUEST_TIMEOUT_MS: '1000',
+          HTTP_HEADERS_TIMEOUT_MS: '1000',
+          HTTP_KEEP_ALIVE_TIMEOUT_MS: '1000',
+          HTTP_IDLE_SOCKET_TIMEOUT_MS: '1000',
+          // No heartbeat within the spec: the stream must survive on its own, not by traffic.
+          SSE_HEARTBEAT_MS: '60000',
+        },
+        setup.dir,
+      );
+      [alice, bob] = users.map((u) => ({ ...u, api: new Api(server.url, u.token) })) as [TestUser, TestUser];
     });
     after(() => server.close());
 

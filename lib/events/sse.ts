@@ -100,6 +100,24 @@ class SseStream implements Subscriber {
   get isEnded(): boolean {
     return this.ended;
   }
+
+  /**
+   * Resolves once the socket has taken what was written (or the stream ended). The replay
+   * waits on it, so a long backlog goes out at the client's pace instead of piling up past the
+   * bound that marks a client as too slow.
+   */
+  async caughtUp(): Promise<void> {
+    if (this.ended || !this.res.writableNeedDrain) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        this.res.off('drain', done);
+        this.res.off('close', done);
+        resolve();
+      };
+      this.res.on('drain', done);
+      this.res.on('close', done);
+    });
+  }
 }
 
 /** Serves GET /events until the client leaves, the session is revoked or the server stops. */
@@ -167,7 +185,10 @@ async function replay(deps: Deps, stream: SseStream, userId: number, after: Posi
   let position = after;
   while (!stream.isEnded) {
     const batch = await readFeed(deps.db, userId, position, deps.config.pollBatchSize);
-    for (const event of batch) stream.send(event);
+    for (const event of batch) {
+      await stream.caughtUp();
+      stream.send(event);
+    }
     if (batch.length < deps.config.pollBatchSize) return;
     position = batch.at(-1)!.position!;
   }
