@@ -71,6 +71,50 @@ const rows: Row[] = [];
 const details: Record<string, unknown> = {};
 const distributions: NonNullable<ScenarioResult['distributions']> = {};
 const failures: string[] = [];
+const stamp = startedAt
+  .toISOString()
+  .replace(/[:]/g, '-')
+  .replace(/\.\d+Z$/, 'Z');
+const file = join(outDir, `${stamp}${quick ? '-quick' : ''}.json`);
+
+/** Written after every scenario, so a run cut short still leaves what it measured. */
+function writeResults(done: string[]): void {
+  writeFileSync(
+    file,
+    `${JSON.stringify(
+      {
+        startedAt: startedAt.toISOString(),
+        finishedAt: new Date().toISOString(),
+        quick,
+        machine,
+        scenarios: done,
+        failures,
+        rows: rows.map((r) => ({ ...r, ratio: ratioOf(r), met: verdict(r) })),
+        // Latency distributions at every whole percentile (ms).
+        distributions: Object.fromEntries(
+          Object.entries(distributions).map(([k, d]) => [
+            k,
+            { parley: percentiles(d.parley), floor: percentiles(d.floor) },
+          ]),
+        ),
+        details,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  writeFileSync(join(outDir, `${stamp}${quick ? '-quick' : ''}.md`), `${markdownTable(rows)}\n`);
+  const panels = Object.entries(distributions).map(([k, d]) => ({
+    title: k === 'fan-out' ? 'fan-out: send → receive over SSE' : 'long-poll: send → wake',
+    ...d,
+  }));
+  if (panels.length) {
+    const subtitle = `${startedAt.toISOString().slice(0, 16)}Z${quick ? ' (quick, toy sizes)' : ''} · ${machine.cpu} × ${machine.cores} · Node ${machine.node}`;
+    writeFileSync(join(outDir, quick ? 'latest-quick.svg' : 'latest.svg'), latencySvg(panels, subtitle));
+  }
+}
+
+const done: string[] = [];
 for (const name of names) {
   const t0 = Date.now();
   ctx.log(`${name}…`);
@@ -86,47 +130,12 @@ for (const name of names) {
   } finally {
     removeDbs();
   }
+  done.push(name);
+  writeResults(done);
+  ctx.log(`${name} done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 }
 
 process.stdout.write(`\n${textTable(rows)}\n\n`);
-const stamp = startedAt
-  .toISOString()
-  .replace(/[:]/g, '-')
-  .replace(/\.\d+Z$/, 'Z');
-const file = join(outDir, `${stamp}${quick ? '-quick' : ''}.json`);
-writeFileSync(
-  file,
-  `${JSON.stringify(
-    {
-      startedAt: startedAt.toISOString(),
-      finishedAt: new Date().toISOString(),
-      quick,
-      machine,
-      scenarios: names,
-      failures,
-      rows: rows.map((r) => ({ ...r, ratio: ratioOf(r), met: verdict(r) })),
-      // Latency distributions at every whole percentile (ms).
-      distributions: Object.fromEntries(
-        Object.entries(distributions).map(([k, d]) => [
-          k,
-          { parley: percentiles(d.parley), floor: percentiles(d.floor) },
-        ]),
-      ),
-      details,
-    },
-    null,
-    2,
-  )}\n`,
-);
-writeFileSync(join(outDir, `${stamp}${quick ? '-quick' : ''}.md`), `${markdownTable(rows)}\n`);
-const panels = Object.entries(distributions).map(([k, d]) => ({
-  title: k === 'fan-out' ? 'fan-out: send → receive over SSE' : 'long-poll: send → wake',
-  ...d,
-}));
-if (panels.length) {
-  const subtitle = `${startedAt.toISOString().slice(0, 16)}Z${quick ? ' (quick, toy sizes)' : ''} · ${machine.cpu} × ${machine.cores} · Node ${machine.node}`;
-  writeFileSync(join(outDir, quick ? 'latest-quick.svg' : 'latest.svg'), latencySvg(panels, subtitle));
-}
 ctx.log(`results in ${file}`);
 if (failures.length) {
   ctx.log(`scenarios that failed to run: ${failures.join(', ')}`);

@@ -44,20 +44,32 @@ export function startFloor(script: string, env: Record<string, string> = {}): Pr
   return startServer('floor', `bench/floor/${script}`, env);
 }
 
-/** POSTs a chat message as `token`; resolves with the status. */
+/**
+ * POSTs a chat message as `token`; resolves with the status, or 0 when the request failed. A reset
+ * of a reused keep-alive connection (the server closed it as idle just as it was reused) is retried
+ * once: that request never reached the server.
+ */
 export async function postMessage(
   url: string,
   conversationId: number,
   token: string,
   body: string,
 ): Promise<number> {
-  const res = await fetch(`${url}/conversations/${conversationId}/message`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
-    body: JSON.stringify({ body }),
-  });
-  await res.arrayBuffer();
-  return res.status;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const res = await fetch(`${url}/conversations/${conversationId}/message`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+        body: JSON.stringify({ body }),
+      });
+      await res.arrayBuffer();
+      return res.status;
+    } catch (err) {
+      const code = (err as { cause?: { code?: string } }).cause?.code;
+      if (attempt === 0 && (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET')) continue;
+      return 0;
+    }
+  }
 }
 
 export type Side = 'floor' | 'parley';
