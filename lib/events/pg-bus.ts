@@ -127,7 +127,12 @@ export class PgBus implements Bus {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.connectionString, keepAlive: true });
+    const client = new pg.Client({
+      connectionString: this.connectionString,
+      keepAlive: true,
+      // Names the connection in pg_stat_activity, per process, so an operator can tell nodes apart.
+      application_name: `parley-listen:${process.pid}`,
+    });
     client.on('notification', (n) => {
       if (n.channel !== this.channel || !n.payload) return;
       try {

@@ -73,8 +73,8 @@ export async function childServer(env: Record<string, string> = {}): Promise<Chi
     proc.once('exit', () => {
       if (child === proc) child = null;
     });
-    // Bounded: 30 s (a cold tsx start on a busy machine), 100 ms between tries.
-    const deadline = Date.now() + 30_000;
+    // Bounded: 90 s (a cold tsx start on a busy 2-core machine, several at once), 100 ms between tries.
+    const deadline = Date.now() + 90_000;
     while (Date.now() < deadline) {
       if (child !== proc) throw new Error(`the server exited while starting:\n${stderr}`);
       const ok = await fetch(`${url}/health`).then(
@@ -84,7 +84,7 @@ export async function childServer(env: Record<string, string> = {}): Promise<Chi
       if (ok) return;
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error(`the server did not answer /health within 30 s:\n${stderr}`);
+    throw new Error(`the server did not answer /health within 90 s:\n${stderr}`);
   };
 
   const stop = async (signal: NodeJS.Signals) => {
