@@ -73,11 +73,15 @@ class SseStream implements Subscriber {
     else this.send(event);
   }
 
-  /** Replay is over: flush what arrived meanwhile and write live from now on. */
-  goLive(): void {
+  /** Replay is over: flush what arrived meanwhile, at the client's pace, then write live from now on. */
+  async goLive(): Promise<void> {
     const pending = this.pending ?? [];
+    for (let i = 0; i < pending.length && !this.ended; i++) {
+      await this.caughtUp();
+      this.send(pending[i]!);
+    }
+    // Checked and switched with no await in between: nothing delivered meanwhile is left behind.
     this.pending = null;
-    for (const event of pending) this.send(event);
   }
 
   close(): void {
@@ -167,7 +171,7 @@ export async function serveEventStream(
     // The reset carries the new starting point as its id: a client that reconnects from it goes on from there.
     if (reset) live.write(reset.frame);
     await replay(deps, live, session.userId, after);
-    live.goLive();
+    await live.goLive();
     // A comment marks "caught up and live", and makes curl and proxies show the stream at once.
     live.write(': live\n\n');
     await live.done;
