@@ -191,6 +191,24 @@ async function promoteOwner(
   });
 }
 
+/**
+ * Gives each of these conversations an owner again if it has members but none is owner (the last
+ * owner left by deleting their account): the longest-standing member becomes owner.
+ */
+export async function handOverOwnership(
+  trx: Knex.Transaction,
+  record: RecordEvent,
+  conversationIds: readonly number[],
+  by: number,
+): Promise<void> {
+  for (const conversationId of conversationIds) {
+    const members = await selectCurrentMembers(trx, conversationId);
+    if (members.length > 0 && !members.some((m) => m.role === 'owner')) {
+      await promoteOwner(trx, record, conversationId, members[0]!.id, by);
+    }
+  }
+}
+
 /** Changes a member's role; owners only. A group always keeps at least one owner. */
 export async function changeRole(
   deps: Deps,

@@ -12,10 +12,12 @@ import {
   unsupportedMediaType,
 } from './errors.ts';
 import { commitWithEvents } from './events/log.ts';
+import { handOverOwnership } from './membership.ts';
 import { hashForUnknownUser, hashPassword, verifyPassword } from './passwords.ts';
 import type { User } from './schemas.ts';
 import { createSession, endUserSessions, type Session } from './sessions.ts';
 import { endMembershipsOf, selectContactIds } from './store/conversations.ts';
+import { selectCurrentConversationIds } from './store/memberships.ts';
 import {
   type AvatarRow,
   deleteAvatar,
@@ -192,7 +194,10 @@ export async function deleteUser(deps: Deps, session: Session, id: number): Prom
     const recipients = await selectContactIds(trx, id);
     const revoke = await endUserSessions(deps, trx, id, at);
     await record({ type: 'user.deleted', recipients, data: { userId: String(id) } });
+    const conversationIds = await selectCurrentConversationIds(trx, id);
     await endMembershipsOf(trx, id, record);
+    // A group whose last owner this was gets its longest-standing member as owner.
+    await handOverOwnership(trx, record, conversationIds, id);
     await markUserDeleted(trx, id, at);
     return revoke;
   });

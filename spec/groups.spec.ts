@@ -160,7 +160,9 @@ describe('groups', () => {
     });
 
     it('makes the longest-standing member owner when the last owner leaves', async () => {
-      const id = await group(alice, [bob, carol]);
+      // Bob is there from the start, Carol joins later: Bob is the longest-standing member.
+      const id = await group(alice, [bob]);
+      await alice.api.post(`/conversations/${id}/participants`, { userIds: [carol.id] });
       const carolStream = await SseReader.live(server.url, carol.token);
       try {
         expect((await alice.api.delete(`/conversations/${id}/participants/${alice.id}`)).status).to.equal(
@@ -175,6 +177,15 @@ describe('groups', () => {
       }
       const seen = await carol.api.get(`/conversations/${id}`);
       expect(roles(seen.body.conversation)[bob.id]).to.equal('owner');
+    });
+
+    it('makes the longest-standing member owner when the last owner deletes their account', async () => {
+      const owner = await signUp(server.url, 'gone');
+      const res = await owner.api.post('/conversations', { participantIds: [bob.id], title: 'orphan' });
+      await owner.api.post(`/conversations/${res.body.id}/participants`, { userIds: [carol.id] });
+      expect((await owner.api.delete(`/users/${owner.id}`)).status).to.equal(204);
+      const seen = await carol.api.get(`/conversations/${res.body.id}`);
+      expect(roles(seen.body.conversation)).to.deep.equal({ [bob.id]: 'owner', [carol.id]: 'member' });
     });
 
     it('answers 404 for someone who is not a participant', async () => {

@@ -75,3 +75,12 @@ export async function selectLastMessageIdOf(db: Executor, conversationId: number
   const row = await db('conversations').first('last_message_id').where({ id: conversationId });
   return Number(row?.last_message_id ?? 0);
 }
+
+/** The conversations a user is currently a member of. */
+export async function selectCurrentConversationIds(db: Executor, userId: number): Promise<number[]> {
+  const rows = await db('memberships')
+    .select('conversation_id')
+    .where({ user_id: userId })
+    .whereNull('left_event_id');
+  return rows.map((r: { conversation_id: number }) => Number(r.conversation_id));
+}
