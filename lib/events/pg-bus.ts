@@ -39,7 +39,11 @@ export class PgBus implements Bus {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private pingTimer: NodeJS.Timeout | null = null;
   private logNotify: { running: boolean; again: boolean } = { running: false, again: false };
-  private heldBack: { timer: NodeJS.Timeout | null; delay: number } = { timer: null, delay: 0 };
+  private heldBack: { timer: NodeJS.Timeout | null; delay: number; seen: boolean } = {
+    timer: null,
+    delay: 0,
+    seen: false,
+  };
 
   private constructor(
     private readonly db: Db,
@@ -211,14 +215,20 @@ export class PgBus implements Bus {
       hasHeldBackEvents(this.db).then(
         (held) => {
           if (this.closed) return;
-          if (!held) {
-            this.heldBack.delay = 0;
+          if (held) {
+            this.heldBack.seen = true;
+            this.deliver({ kind: 'log' }); // and look again, a little later each time
             return;
           }
-          this.deliver({ kind: 'log' });
+          this.heldBack.delay = 0;
+          if (!this.heldBack.seen) return;
+          // Released since the last look: read once more, and stop looking.
+          this.heldBack.seen = false;
+          for (const handler of this.handlers) handler({ kind: 'log' });
         },
         (err) => {
           this.heldBack.delay = 0;
+          this.heldBack.seen = false;
           if (!this.closed) this.log.warn({ err }, 'could not check for held-back events');
         },
       );
