@@ -368,7 +368,7 @@ describe('conversations', () => {
     it('returns the newest 50 by default and up to 200 with limit', async () => {
       const busy = await group(carol, [bob], 'busy');
       const sent: Msg[] = [];
-      for (let i = 0; i < 205; i++) sent.push(await send(carol, busy.id, `b${i}`));
+      for (let i = 0; i < 201; i++) sent.push(await send(carol, busy.id, `b${i}`));
       const byDefault = await carol.api.get(`/conversations/${busy.id}`);
       expect(byDefault.body.messages).to.deep.equal(sent.slice(-50));
       expect(byDefault.body.hasMore).to.equal(true);
