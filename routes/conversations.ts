@@ -152,7 +152,8 @@ export const conversationRoutes = [
     path: '/conversations/{conversationId}',
     operationId: 'getConversation',
     summary: 'A conversation with a page of its messages, oldest to newest',
-    description: 'Without `before`/`after`, the newest page. `before` and `after` are message ids.',
+    description:
+      'Without `before`/`after`, the newest page. `before` and `after` are message ids: `before` pages back to older messages, `after` forward to newer ones, and both together give the newest page strictly between them.',
     tags: ['Conversations'],
     auth: true,
     params: ConversationParams,

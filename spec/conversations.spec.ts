@@ -413,6 +413,15 @@ describe('conversations', () => {
       ]);
     });
 
+    it('returns the newest messages strictly between before and after when given both', async () => {
+      const res = await history(alice, `?limit=3&after=${messages[1]!.id}&before=${messages[8]!.id}`);
+      expect(bodiesOf(res.body.messages)).to.deep.equal(['m5', 'm6', 'm7']);
+      expect(res.body.hasMore).to.equal(true);
+      const all = await history(alice, `?limit=10&after=${messages[1]!.id}&before=${messages[8]!.id}`);
+      expect(bodiesOf(all.body.messages)).to.deep.equal(['m2', 'm3', 'm4', 'm5', 'm6', 'm7']);
+      expect(all.body.hasMore).to.equal(false);
+    });
+
     it('returns an empty page after the newest and before the oldest message', async () => {
       const newest = await history(alice, `?after=${messages[9]!.id}`);
       expect(newest.body).to.include({ hasMore: false }).and.to.have.property('messages').that.is.empty;
