@@ -6,6 +6,7 @@ import { isAfter, latest, ORIGIN, type Position } from './events/position.ts';
 import type { WireEvent } from './events/wire.ts';
 import { presentReceipt } from './receipts.ts';
 import type { Db } from './store/db.ts';
+import { selectHeadPosition } from './store/events.ts';
 import {
   advanceDelivered,
   selectAcknowledgedMessages,
@@ -136,7 +137,11 @@ export class DeliveryRecorder implements Deliveries {
     for (const [userId, byConversation] of written) {
       for (const [conversationId, messageId] of byConversation) mark(userId, conversationId, messageId);
     }
+    // A cursor beyond the log (the database was replaced, or a made-up one) got a `reset`, not
+    // the events it names: it acknowledges nothing.
+    const head = acks.size > 0 ? await selectHeadPosition(this.deps.db) : ORIGIN;
     for (const [userId, cursor] of acks) {
+      if (isAfter(cursor, head)) continue;
       const from = this.acked.get(userId) ?? ORIGIN;
       for (const m of await selectAcknowledgedMessages(this.deps.db, userId, from, cursor)) {
         mark(userId, m.conversationId, m.messageId);

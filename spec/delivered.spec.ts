@@ -65,6 +65,16 @@ describe('delivered and read status', () => {
     }
   });
 
+  it('does not count a cursor from beyond the log (answered with reset) as an acknowledgement', async () => {
+    const id = await conversation([bob], 'future cursor');
+    const messageId = await send(id, 'not seen yet');
+    const polled = await bob.api.get('/events/poll?cursor=999999999&timeout=0');
+    expect(polled.body.events.map((e: { type: string }) => e.type)).to.deep.equal(['reset']);
+    // Nothing can be awaited for "stays sent": give the batch writer two rounds.
+    await new Promise((resolve) => setTimeout(resolve, FLUSH_MS * 2));
+    expect((await statusOf(id, messageId)).status).to.equal('sent');
+  });
+
   it('flips to delivered once the message is written to one of the recipient’s streams', async () => {
     const id = await conversation([bob], 'streams');
     const aliceStream = await SseReader.live(server.url, alice.token);
