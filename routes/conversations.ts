@@ -136,7 +136,10 @@ export const conversationRoutes = [
     auth: true,
     query: z.strictObject({
       limit: limitParam(200, 50),
-      cursor: z.string().max(200).optional().meta({ description: 'nextCursor from the previous page' }),
+      cursor: z.string().max(200).optional().meta({
+        description:
+          'nextCursor from the previous page. A conversation with new activity while you page moves to the top, ahead of the cursor: open the event stream from eventCursor of the first page to learn of it.',
+      }),
     }),
     responses: {
       200: { description: 'A page of conversations', schema: ConversationPage },
