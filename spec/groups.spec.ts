@@ -141,6 +141,19 @@ describe('groups', () => {
       }
     });
 
+    it('ends a removed member’s long-poll feed of the conversation at the removal', async () => {
+      const id = await group(alice, [bob]);
+      const { eventCursor } = (await bob.api.get(`/conversations/${id}`)).body;
+      await alice.api.post(`/conversations/${id}/message`, { body: 'while bob is in' });
+      await alice.api.delete(`/conversations/${id}/participants/${bob.id}`);
+      await alice.api.post(`/conversations/${id}/message`, { body: 'after bob left' });
+      const polled = await bob.api.get(`/events/poll?cursor=${eventCursor}&timeout=0`);
+      expect(polled.body.events.map((e: { type: string }) => e.type)).to.deep.equal([
+        'message.created',
+        'participant.removed',
+      ]);
+    });
+
     it('lets any member leave', async () => {
       const id = await group(alice, [bob]);
       const res = await bob.api.delete(`/conversations/${id}/participants/${bob.id}`);
