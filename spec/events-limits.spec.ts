@@ -121,6 +121,39 @@ describe('event delivery limits', () => {
       }
     });
 
+    it('is cut off when it stops reading during a replay while live events pile up', async function () {
+      this.timeout(60_000);
+      const conversationId = await converse(alice, bob);
+      const { body: start } = await poll(bob, { timeout: 0 });
+      const big = '€'.repeat(3990);
+      // A backlog bigger than the kernel's socket buffers, so the replay stalls on the silent client.
+      for (let sent = 0; sent < 480; sent += 16) {
+        await Promise.all(Array.from({ length: 16 }, () => say(alice, conversationId, big)));
+      }
+      const { hostname, port } = new URL(server.url);
+      const socket = connect(Number(port), hostname);
+      await once(socket, 'connect');
+      socket.pause();
+      const closed = once(socket, 'close');
+      socket.write(
+        `GET /events?cursor=${start.cursor} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAuthorization: Bearer ${bob.token}\r\n\r\n`,
+      );
+      const userId = Number(bob.id);
+      await until(() => server.parley.deps.hub.connectionsOf(userId) === 1, 'the stream to open');
+      try {
+        let live = 0;
+        while (server.parley.deps.hub.connectionsOf(userId) === 1) {
+          if (live > 200) throw new Error('the stalled client was never cut off');
+          await say(alice, conversationId, big);
+          live++;
+        }
+        socket.resume();
+        await closed;
+      } finally {
+        socket.destroy();
+      }
+    });
+
     it('is cut off once over STREAM_BUFFER_BYTES while other subscribers keep receiving', async function () {
       // The kernel's socket buffers (megabytes on loopback) fill before Node's does: it takes a few
       // hundred large messages.

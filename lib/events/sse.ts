@@ -21,6 +21,7 @@ class SseStream implements Subscriber {
   readonly sessionId: string;
   private last: Position;
   private pending: WireEvent[] | null = [];
+  private pendingBytes = 0;
   private ended = false;
   private readonly heartbeat: NodeJS.Timeout;
   readonly done: Promise<void>;
@@ -69,8 +70,15 @@ class SseStream implements Subscriber {
   }
 
   deliver(event: WireEvent): void {
-    if (this.pending) this.pending.push(event);
-    else this.send(event);
+    if (!this.pending) {
+      this.send(event);
+      return;
+    }
+    this.pending.push(event);
+    // Live events wait here while the replay runs; a client that stopped reading stalls the replay,
+    // so what waits counts against the same bound as what the socket holds.
+    this.pendingBytes += event.frame.length;
+    if (this.pendingBytes + this.res.writableLength > this.limits.maxBufferedBytes) this.end('too-slow');
   }
 
   /** Replay is over: flush what arrived meanwhile, at the client's pace, then write live from now on. */
@@ -78,6 +86,7 @@ class SseStream implements Subscriber {
     const pending = this.pending ?? [];
     for (let i = 0; i < pending.length && !this.ended; i++) {
       await this.caughtUp();
+      this.pendingBytes -= pending[i]!.frame.length;
       this.send(pending[i]!);
     }
     // Checked and switched with no await in between: nothing delivered meanwhile is left behind.
