@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { Deps } from './deps.ts';
 import { badRequest, forbidden, invalid, isUniqueViolation, notFound } from './errors.ts';
-import { commitWithEvents, inConversation } from './events/log.ts';
+import { commitWithEvents, inConversation, readConsistently } from './events/log.ts';
 import { encodeCursor } from './events/position.ts';
 import type { Conversation, Message } from './schemas.ts';
 import {
@@ -186,7 +186,7 @@ export async function listConversations(
 ): Promise<{ conversations: ConversationJson[]; nextCursor: string | null; eventCursor: string }> {
   const after = decodeListCursor(opts.cursor);
   // One transaction: the event cursor is exactly as of the state read with it.
-  return deps.db.transaction(async (trx) => {
+  return readConsistently(deps.db, async (trx) => {
     const head = await selectHeadPosition(trx);
     const rows = await selectConversationsOf(trx, userId, { after, limit: opts.limit + 1 });
     const page = rows.slice(0, opts.limit);
@@ -210,7 +210,7 @@ export async function getConversation(
   hasMore: boolean;
   eventCursor: string;
 }> {
-  return deps.db.transaction(async (trx) => {
+  return readConsistently(deps.db, async (trx) => {
     const head = await selectHeadPosition(trx);
     const membership = await membershipOf(trx, conversationId, userId);
     const history = await selectHistory(trx, conversationId, {

@@ -79,6 +79,25 @@ if (!onPostgres) {
       }
     });
 
+    it('gives GET /conversations/{id} an eventCursor that repeats nothing held back at the time', async () => {
+      await other.query('BEGIN');
+      await other.query('SELECT pg_current_xact_id()');
+      await say(alice, conversationId, 'in the history already');
+      const reading = bob.api.get(`/conversations/${conversationId}`);
+      await other.query('COMMIT');
+      const { status, body } = await reading;
+      expect(status).to.equal(200);
+      expect(body.messages.at(-1).body).to.equal('in the history already');
+      const stream = await SseReader.live(server.url, bob.token, { cursor: body.eventCursor });
+      try {
+        await say(alice, conversationId, 'after the read');
+        expect(bodyOf(await stream.waitFor(isMessage))).to.equal('after the read');
+        expect(stream.buffered.filter(isMessage)).to.have.length(0);
+      } finally {
+        stream.close();
+      }
+    });
+
     it('delivers events held back by a transaction that writes no event, once it ends', async () => {
       const stream = await SseReader.live(server.url, bob.token);
       try {

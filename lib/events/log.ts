@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { type Db, isPostgres } from '../store/db.ts';
-import { insertEvent, type NewEvent } from '../store/events.ts';
+import { hasHeldBackEvents, insertEvent, type NewEvent } from '../store/events.ts';
 import { nowIso } from '../time.ts';
 import type { Bus } from './bus.ts';
 
@@ -55,3 +55,32 @@ export async function commitWithEvents<T>(
   if (recorded > 0) deps.bus.publish({ kind: 'log' });
   return result;
 }
+
+// How long a read waits for events held back by a running transaction before settling for a
+// cursor that may repeat a few of them (never lose one): longer than any healthy write transaction.
+const CONSISTENT_READ_WAIT_MS = 2_000;
+
+/**
+ * Reads state and the event cursor as of that state, for "state, then stream, with no gap". On
+ * PostgreSQL the read runs in one REPEATABLE READ snapshot, and is retried while that snapshot
+ * holds committed events above the readers' horizon: such events are in the state but sort after
+ * the head position, so a stream opened from it would repeat them. SQLite's one connection makes
+ * any transaction consistent already.
+ */
+export async function readConsistently<T>(db: Db, read: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  if (!isPostgres(db)) return db.transaction(read);
+  const deadline = Date.now() + CONSISTENT_READ_WAIT_MS;
+  for (let delay = 2; ; delay = Math.min(delay * 2, 100)) {
+    const result = await db.transaction(
+      async (trx) => {
+        if (Date.now() < deadline && (await hasHeldBackEvents(trx))) return RETRY;
+        return read(trx);
+      },
+      { isolationLevel: 'repeatable read', readOnly: true },
+    );
+    if (result !== RETRY) return result as T;
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
+const RETRY = Symbol('retry');
