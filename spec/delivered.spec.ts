@@ -68,7 +68,7 @@ describe('delivered and read status', () => {
   it('does not count a cursor from beyond the log (answered with reset) as an acknowledgement', async () => {
     const id = await conversation([bob], 'future cursor');
     const messageId = await send(id, 'not seen yet');
-    const polled = await bob.api.get('/events/poll?cursor=999999999&timeout=0');
+    const polled = await bob.api.get('/events/poll?cursor=9999999999-9999999999&timeout=0');
     expect(polled.body.events.map((e: { type: string }) => e.type)).to.deep.equal(['reset']);
     // Nothing can be awaited for "stays sent": give the batch writer two rounds.
     await new Promise((resolve) => setTimeout(resolve, FLUSH_MS * 2));

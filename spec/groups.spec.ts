@@ -147,11 +147,21 @@ describe('groups', () => {
       await alice.api.post(`/conversations/${id}/message`, { body: 'while bob is in' });
       await alice.api.delete(`/conversations/${id}/participants/${bob.id}`);
       await alice.api.post(`/conversations/${id}/message`, { body: 'after bob left' });
-      const polled = await bob.api.get(`/events/poll?cursor=${eventCursor}&timeout=0`);
-      expect(polled.body.events.map((e: { type: string }) => e.type)).to.deep.equal([
+      // Something for bob after that message: once it arrives, everything before it has too.
+      const marker = await dave.api.post('/conversations', { participantIds: [bob.id], title: 'marker' });
+      const seen: { type: string; data: { id?: string; body?: string } }[] = [];
+      let cursor = eventCursor;
+      while (!seen.some((e) => e.type === 'conversation.created' && e.data.id === marker.body.id)) {
+        const polled = await bob.api.get(`/events/poll?cursor=${cursor}&timeout=5`);
+        seen.push(...polled.body.events);
+        cursor = polled.body.cursor;
+      }
+      expect(seen.map((e) => e.type)).to.deep.equal([
         'message.created',
         'participant.removed',
+        'conversation.created',
       ]);
+      expect(seen[0]!.data.body).to.equal('while bob is in');
     });
 
     it('lets any member leave', async () => {
