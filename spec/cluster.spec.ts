@@ -205,8 +205,12 @@ if (!onPostgres) {
       const killed = await listenerOf(b);
       expect(killed, 'node B LISTEN connection').to.be.a('number');
       const stream = await SseReader.live(b.url, bob.token);
+      const login = await new Api(a.url).post('/login', { username: bob.username, password: bob.password });
+      const revoked = await SseReader.live(b.url, login.body.token);
       try {
         await pgQuery('SELECT pg_terminate_backend($1)', [killed]);
+        // Logged out on A while B may not be listening: B still closes the stream.
+        expect((await new Api(a.url, login.body.token).post('/logout')).status).to.equal(204);
         // Posted on A while B has no LISTEN connection: B catches up from the log once it is back.
         for (let i = 0; i < 5; i++) await say(alice, conversationId, `during the outage ${i}`);
         const during = [];
@@ -222,8 +226,15 @@ if (!onPostgres) {
         expect(bodyOf(await stream.waitFor(isMessage, 1000))).to.equal('after the reconnect');
         expect(Date.now() - started).to.be.below(1000);
         expect(stream.buffered.filter(isMessage)).to.have.length(0);
+        await Promise.race([
+          revoked.closed,
+          new Promise((_, reject) =>
+            setTimeout(() => reject(new Error('the revoked stream stayed open')), 5000),
+          ),
+        ]);
       } finally {
         stream.close();
+        revoked.close();
       }
     });
   });

@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.ts';
 import { hasHeldBackEvents } from '../store/events.ts';
+import { selectSessionsRevokedSince } from '../store/sessions.ts';
 import type { Bus, BusMessage } from './bus.ts';
 
 // NOTIFY rejects payloads of 8000 bytes or more; stay clear of it, leaving room for the envelope.
@@ -16,6 +17,8 @@ const PING_MS = 30_000;
 // often: the transaction holding them back may write no event and so never wake anyone.
 const HELD_BACK_RECHECK_MS = 25;
 const HELD_BACK_RECHECK_MAX_MS = 1_000;
+// Revocations are looked up from this long before the connection was lost: nodes' clocks differ.
+const CLOCK_SKEW_MS = 60_000;
 
 interface Envelope {
   /** The publishing node: it has delivered the message to itself already. */
@@ -37,6 +40,8 @@ export class PgBus implements Bus {
   private closed = false;
   private reconnectDelay = RECONNECT_FIRST_MS;
   private reconnectTimer: NodeJS.Timeout | null = null;
+  /** When the LISTEN connection was lost, while it is down. */
+  private lostAt: number | null = null;
   private pingTimer: NodeJS.Timeout | null = null;
   private logNotify: { running: boolean; again: boolean } = { running: false, again: false };
   private heldBack: { timer: NodeJS.Timeout | null; delay: number; seen: boolean } = {
@@ -172,6 +177,7 @@ export class PgBus implements Bus {
   private lost(client: pg.Client, err: Error): void {
     if (this.closed || this.listener !== client) return;
     this.listener = null;
+    this.lostAt ??= Date.now();
     if (this.pingTimer) clearTimeout(this.pingTimer);
     client.end().catch(() => {});
     this.log.warn({ err }, 'lost the LISTEN connection; reconnecting');
@@ -190,6 +196,8 @@ export class PgBus implements Bus {
           this.log.info('LISTEN connection restored; catching up from the event log');
           // Whatever was committed while nobody listened is in the log: read it now.
           this.deliver({ kind: 'log' });
+          this.closeRevokedSince(this.lostAt);
+          this.lostAt = null;
         },
         (err) => {
           if (this.closed) return;
@@ -198,6 +206,18 @@ export class PgBus implements Bus {
         },
       );
     }, delay);
+  }
+
+  /** Revocations announced while this node was deaf are in the sessions table: close their streams. */
+  private closeRevokedSince(lostAt: number | null): void {
+    if (lostAt === null) return;
+    const since = new Date(lostAt - CLOCK_SKEW_MS).toISOString();
+    selectSessionsRevokedSince(this.db, since).then(
+      (sessionIds) => {
+        if (sessionIds.length && !this.closed) this.deliver({ kind: 'revoke', sessionIds });
+      },
+      (err) => this.log.error({ err }, 'could not look up sessions revoked during the LISTEN outage'),
+    );
   }
 
   /**

@@ -49,3 +49,9 @@ export async function revokeUserSessions(
 export async function revokeSession(db: Executor, id: string, at: string): Promise<void> {
   await db('sessions').where({ id }).whereNull('revoked_at').update({ revoked_at: at });
 }
+
+/** Sessions revoked at or after `sinceIso`: what a node that missed bus messages must still close. */
+export async function selectSessionsRevokedSince(db: Executor, sinceIso: string): Promise<string[]> {
+  const rows = await db('sessions').select('id').where('revoked_at', '>=', sinceIso);
+  return rows.map((r: { id: string }) => r.id);
+}
