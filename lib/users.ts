@@ -129,7 +129,7 @@ async function existingUser(deps: Deps, id: number): Promise<UserRow> {
 }
 
 /** Tells the user's own devices and everyone who shares a conversation with them. */
-async function announceUser(deps: Deps, trx: Parameters<typeof selectContactIds>[0], row: UserRow) {
+async function announceUser(trx: Parameters<typeof selectContactIds>[0], row: UserRow) {
   return {
     type: 'user.updated' as const,
     recipients: await selectContactIds(trx, row.id),
@@ -175,7 +175,7 @@ export async function updateUser(
         at,
       });
       if (passwordHash) announceRevocation = await endUserSessions(deps, trx, id, at, session.id);
-      await record(await announceUser(deps, trx, updated));
+      await record(await announceUser(trx, updated));
       return updated;
     });
     announceRevocation();
@@ -231,7 +231,7 @@ export async function setAvatar(deps: Deps, session: Session, id: number, bytes:
   const row = await commitWithEvents(deps, async (trx, record) => {
     await upsertAvatar(trx, id, { content_type: contentType, bytes, etag, updated_at: at });
     const updated = await updateUserRow(trx, id, { avatarUrl: avatarPath(id, etag), at });
-    await record(await announceUser(deps, trx, updated));
+    await record(await announceUser(trx, updated));
     return updated;
   });
   return presentUser(row);
@@ -250,6 +250,6 @@ export async function removeAvatar(deps: Deps, session: Session, id: number): Pr
   await commitWithEvents(deps, async (trx, record) => {
     if ((await deleteAvatar(trx, id)) === 0) throw notFound(`User ${id} has no uploaded avatar.`);
     const updated = await updateUserRow(trx, id, { avatarUrl: null, at });
-    await record(await announceUser(deps, trx, updated));
+    await record(await announceUser(trx, updated));
   });
 }
