@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import type { Bus } from './events/bus.ts';
-import { commitWithEvents } from './events/log.ts';
 import { selectContactIds } from './store/conversations.ts';
 import type { Db } from './store/db.ts';
 import { selectOnlineUserIds, updatePresence } from './store/presence.ts';
@@ -115,15 +114,24 @@ export class PresenceTracker implements Presence {
     const previous = this.writes.get(userId) ?? Promise.resolve();
     const write = previous
       .then(() =>
-        commitWithEvents(this.deps, async (trx, record) => {
-          if (!(await updatePresence(trx, userId, presence, at))) return; // the account is gone
-          await record({
-            type: 'presence.updated',
-            recipients: await selectContactIds(trx, userId),
-            data: { userId: String(userId), presence, lastSeenAt: at },
-          });
+        this.deps.db.transaction(async (trx) => {
+          if (!(await updatePresence(trx, userId, presence, at))) return null; // the account is gone
+          return selectContactIds(trx, userId);
         }),
       )
+      // Ephemeral, like typing: presence is current state (User objects carry it), so it is not
+      // logged. Logging it would write one recipient row per contact per transition — a million
+      // rows when a 1,000-member group comes online.
+      .then((userIds) => {
+        if (!userIds) return;
+        this.deps.bus.publish({
+          kind: 'ephemeral',
+          userIds,
+          type: 'presence.updated',
+          data: { userId: String(userId), presence, lastSeenAt: at },
+          at,
+        });
+      })
       .catch((err) => this.deps.log.error({ err, userId }, 'presence update failed'))
       .finally(() => {
         if (this.writes.get(userId) === write) this.writes.delete(userId);

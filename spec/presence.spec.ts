@@ -41,7 +41,8 @@ describe('presence', () => {
     const subjectStream = await SseReader.live(server.url, subject.token);
     try {
       const event = await presenceOf(stream, subject.id);
-      expect(event.id).to.be.a('string');
+      // Ephemeral: current state, not replayed, so no cursor.
+      expect(event.id).to.equal(undefined);
       expect(event.data.presence).to.equal('online');
       expect(event.data.lastSeenAt).to.be.a('string');
       expect((await watcher.api.get(`/users/${subject.id}`)).body.presence).to.equal('online');

@@ -15,11 +15,17 @@ export async function startingPoint(
 ): Promise<{ after: Position; reset: WireEvent | null }> {
   const [head, prunedThrough] = await Promise.all([selectHeadPosition(db), selectPrunedThrough(db)]);
   if (cursor === undefined) return { after: head, reset: null };
-  if (isAfter(prunedThrough, cursor) || isAfter(cursor, head)) {
+  if (isAfter(prunedThrough, cursor) || isAfter(cursor, head) || isForeign(cursor, head)) {
     return { after: head, reset: WireEvent.reset(head, nowIso()) };
   }
   return { after: cursor, reset: null };
 }
+
+/**
+ * A SQLite-shaped cursor (no transaction part) shown to a PostgreSQL log, whose positions all have
+ * one: it comes from another database, and taken literally it would replay the whole log.
+ */
+const isForeign = (cursor: Position, head: Position): boolean => cursor.tx === 0 && cursor.id > 0 && head.tx > 0;
 
 /** The next events from the log that this user may see, in log order. */
 export async function readFeed(db: Db, userId: number, after: Position, limit: number): Promise<WireEvent[]> {

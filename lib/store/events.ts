@@ -12,8 +12,7 @@ export type LoggedEventType =
   | 'participant.removed'
   | 'receipt.updated'
   | 'user.updated'
-  | 'user.deleted'
-  | 'presence.updated';
+  | 'user.deleted';
 
 /** An event is seen either by every member of a conversation at the time, or by named users. */
 export type NewEvent =
