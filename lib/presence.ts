@@ -1,8 +1,18 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Bus } from './events/bus.ts';
 import { selectContactIds } from './store/conversations.ts';
 import type { Db } from './store/db.ts';
-import { selectOnlineUserIds, updatePresence } from './store/presence.ts';
+import {
+  countLiveHolds,
+  holdPresence,
+  lockUserPresence,
+  releasePresence,
+  removeNode,
+  selectOrphanedOnlineUserIds,
+  touchNode,
+  updatePresence,
+} from './store/presence.ts';
 
 export type Transport = 'stream' | 'poll';
 
@@ -14,8 +24,9 @@ export type Transport = 'stream' | 'poll';
  * user and everyone who shares a conversation with them, and written to the user's row, which is
  * where User objects read `presence` and `lastSeenAt` from.
  *
- * This is the whole interface the event routes use; the counting lives in this node's memory.
- * Several nodes serving one user need a shared count behind the same two calls.
+ * This is the whole interface the event routes use. Each node counts its own connections in
+ * memory and records in the database which users it holds; a user is online while any live node
+ * holds them, so connections on every node count.
  */
 export interface Presence {
   /** A connection opened; call the returned function once when it ends. */
@@ -25,8 +36,8 @@ export interface Presence {
 
 interface UserState {
   connections: number;
-  /** What was last announced (or found in the database at start). */
-  announced: 'online' | 'offline';
+  /** Whether this node holds the user online (has told the others so). */
+  held: boolean;
   /** When the last connection ended. */
   lastSeenAt: string | null;
   timer: NodeJS.Timeout | undefined;
@@ -38,11 +49,19 @@ export const NO_PRESENCE: Presence = {
   stop: async () => {},
 };
 
+// A node refreshes its row this often; one unseen for NODE_DEAD_MS is presumed gone, and the users
+// only it held go offline. Three missed refreshes, so a slow moment is not a death.
+const NODE_REFRESH_MS = 10_000;
+const NODE_DEAD_MS = 3 * NODE_REFRESH_MS;
+
 export class PresenceTracker implements Presence {
   private readonly users = new Map<number, UserState>();
   /** Announcements in flight, one chain per user so their writes land in order. */
   private readonly writes = new Map<number, Promise<void>>();
   private stopped = false;
+  private refresher: NodeJS.Timeout | undefined;
+  /** This process in the `nodes` table: presence is decided across every live node's holds. */
+  readonly nodeId = randomUUID();
 
   constructor(
     private readonly deps: { db: Db; bus: Bus; log: Logger },
@@ -51,24 +70,36 @@ export class PresenceTracker implements Presence {
   ) {}
 
   /**
-   * Users the database still shows online (the process stopped or crashed while they were
-   * connected) get the grace period to reconnect, then go offline.
+   * Registers this node, then keeps its row fresh. Each refresh also takes offline the users no
+   * live node holds any more — those of a node that crashed, including this process's previous
+   * life, once its row has gone stale.
    */
   async start(): Promise<void> {
-    const now = new Date().toISOString();
-    for (const userId of await selectOnlineUserIds(this.deps.db)) {
-      const state = this.state(userId, 'online');
-      state.lastSeenAt = now;
-      this.goOfflineIn(userId, state, this.graceMs);
+    await touchNode(this.deps.db, this.nodeId, new Date().toISOString());
+    this.refresher = setInterval(() => {
+      this.refresh().catch((err) => this.deps.log.error({ err }, 'presence refresh failed'));
+    }, NODE_REFRESH_MS);
+    this.refresher.unref();
+  }
+
+  private async refresh(): Promise<void> {
+    const now = Date.now();
+    await touchNode(this.deps.db, this.nodeId, new Date(now).toISOString());
+    const aliveSince = new Date(now - NODE_DEAD_MS).toISOString();
+    for (const userId of await selectOrphanedOnlineUserIds(this.deps.db, aliveSince)) {
+      if (!this.users.has(userId)) this.announce(userId, 'offline', new Date(now).toISOString());
     }
   }
 
   connected(userId: number, transport: Transport): () => void {
-    const state = this.state(userId, 'offline');
+    const state = this.state(userId);
     state.connections++;
     clearTimeout(state.timer);
     state.timer = undefined;
-    if (state.announced === 'offline') this.announce(userId, state, 'online', new Date().toISOString());
+    if (!state.held) {
+      state.held = true;
+      this.announce(userId, 'online', new Date().toISOString());
+    }
     let released = false;
     return () => {
       if (released) return;
@@ -81,16 +112,21 @@ export class PresenceTracker implements Presence {
     };
   }
 
+  /** Leaves the cluster: this node's holds go, and the other nodes' refresh settles who is offline. */
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.refresher);
     for (const state of this.users.values()) clearTimeout(state.timer);
     await Promise.all(this.writes.values());
+    await removeNode(this.deps.db, this.nodeId, new Date(Date.now() - NODE_DEAD_MS).toISOString()).catch(
+      (err) => this.deps.log.error({ err }, 'leaving the presence table failed'),
+    );
   }
 
-  private state(userId: number, initial: 'online' | 'offline'): UserState {
+  private state(userId: number): UserState {
     let state = this.users.get(userId);
     if (!state) {
-      state = { connections: 0, announced: initial, lastSeenAt: null, timer: undefined };
+      state = { connections: 0, held: false, lastSeenAt: null, timer: undefined };
       this.users.set(userId, state);
     }
     return state;
@@ -101,20 +137,31 @@ export class PresenceTracker implements Presence {
     state.timer = setTimeout(() => {
       state.timer = undefined;
       if (state.connections > 0) return;
-      this.announce(userId, state, 'offline', state.lastSeenAt ?? new Date().toISOString());
-      // Nothing to remember about an offline user with no connections: memory stays bounded.
+      state.held = false;
+      this.announce(userId, 'offline', state.lastSeenAt ?? new Date().toISOString());
+      // Nothing to remember about a user with no connections here: memory stays bounded.
       if (this.users.get(userId) === state) this.users.delete(userId);
     }, ms);
     state.timer.unref();
   }
 
-  private announce(userId: number, state: UserState, presence: 'online' | 'offline', at: string): void {
-    state.announced = presence;
+  /**
+   * This node starts or stops holding a user. Under the user's lock, the change is announced only
+   * if it flips the user's state across all live nodes: online when this is the first hold,
+   * offline when no live hold is left.
+   */
+  private announce(userId: number, presence: 'online' | 'offline', at: string): void {
     if (this.stopped) return;
     const previous = this.writes.get(userId) ?? Promise.resolve();
     const write = previous
       .then(() =>
         this.deps.db.transaction(async (trx) => {
+          await lockUserPresence(trx, userId);
+          const aliveSince = new Date(Date.now() - NODE_DEAD_MS).toISOString();
+          if (presence === 'online') await holdPresence(trx, this.nodeId, userId);
+          else await releasePresence(trx, this.nodeId, userId);
+          const holds = await countLiveHolds(trx, userId, aliveSince);
+          if (presence === 'online' ? holds > 1 : holds > 0) return null; // another node decides
           if (!(await updatePresence(trx, userId, presence, at))) return null; // the account is gone
           return selectContactIds(trx, userId);
         }),

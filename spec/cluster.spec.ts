@@ -238,4 +238,61 @@ if (!onPostgres) {
       }
     });
   });
+
+  describe('presence across two Parley nodes', function () {
+    this.timeout(120_000);
+    const schema = `parley_presence_${randomBytes(6).toString('hex')}`;
+    const GRACE_MS = 300;
+    let a: ChildServer;
+    let b: ChildServer;
+
+    before(async () => {
+      const env = {
+        DATABASE_URL: postgresUrl(schema),
+        SESSION_SECRET: randomBytes(24).toString('base64url'),
+        PRESENCE_ENABLED: 'true',
+        PRESENCE_GRACE_MS: String(GRACE_MS),
+        DELIVERY_FLUSH_MS: '0',
+      };
+      a = await childServer(env);
+      await a.start();
+      b = await childServer(env);
+      await b.start();
+    });
+
+    after(async () => {
+      await Promise.all([a?.close(), b?.close()]);
+      await dropSchema(schema);
+    });
+
+    const presenceOf = (stream: SseReader, userId: string) =>
+      stream
+        .nextFrame((f) => f.event === 'presence.updated' && JSON.parse(f.data!).data.userId === userId, 5000)
+        .then((f) => JSON.parse(f.data!).data.presence as string);
+
+    it('counts connections on every node: online while any node holds one, offline after the last', async () => {
+      const watcher = await signUp(a.url, 'watch');
+      const subject = await signUp(a.url, 'subj');
+      await watcher.api.post('/conversations', { participantIds: [subject.id] });
+      const stream = await SseReader.live(a.url, watcher.token);
+      try {
+        const onA = await SseReader.live(a.url, subject.token);
+        expect(await presenceOf(stream, subject.id)).to.equal('online');
+        const onB = await SseReader.live(b.url, subject.token);
+        onA.close();
+        await onA.closed;
+        // Node A let go of its connection, but node B still holds one: no transition.
+        await stream.expectSilence(GRACE_MS + 700);
+        expect((await new Api(b.url, watcher.token).get(`/users/${subject.id}`)).body.presence).to.equal(
+          'online',
+        );
+        onB.close();
+        // The offline transition is decided on node B and reaches the watcher's stream on node A.
+        expect(await presenceOf(stream, subject.id)).to.equal('offline');
+        expect((await watcher.api.get(`/users/${subject.id}`)).body.presence).to.equal('offline');
+      } finally {
+        stream.close();
+      }
+    });
+  });
 }

@@ -25,7 +25,8 @@ export async function startingPoint(
  * A SQLite-shaped cursor (no transaction part) shown to a PostgreSQL log, whose positions all have
  * one: it comes from another database, and taken literally it would replay the whole log.
  */
-const isForeign = (cursor: Position, head: Position): boolean => cursor.tx === 0 && cursor.id > 0 && head.tx > 0;
+const isForeign = (cursor: Position, head: Position): boolean =>
+  cursor.tx === 0 && cursor.id > 0 && head.tx > 0;
 
 /** The next events from the log that this user may see, in log order. */
 export async function readFeed(db: Db, userId: number, after: Position, limit: number): Promise<WireEvent[]> {

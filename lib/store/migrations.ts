@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as initial from '../../migrations/20261125120000_create_core_schema.ts';
 import * as presence from '../../migrations/20261125130000_add_presence.ts';
+import * as presenceHolds from '../../migrations/20261125140000_add_presence_holds.ts';
 
 type Migration = Knex.Migration;
 
@@ -8,6 +9,7 @@ type Migration = Knex.Migration;
 const MIGRATIONS: Record<string, Migration> = {
   '20261125120000_create_core_schema': initial,
   '20261125130000_add_presence': presence,
+  '20261125140000_add_presence_holds': presenceHolds,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
