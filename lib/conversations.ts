@@ -54,12 +54,12 @@ async function presentConversations(
 ): Promise<ConversationJson[]> {
   const ids = rows.map((r) => r.id);
   const lastIds = rows.flatMap((r) => (r.last_message_id ? [r.last_message_id] : []));
-  const [participants, unread, lastMessages] = await Promise.all([
-    selectParticipants(db, ids),
-    selectUnreadCounts(db, userId, ids),
-    // Per user: a newcomer must not see the message that was newest before they joined.
-    selectMessagesVisibleTo(db, userId, lastIds),
-  ]);
+  // One after another: `db` is usually a transaction, whose one connection runs one query at a
+  // time anyway (pg deprecates queuing them concurrently on one client).
+  const participants = await selectParticipants(db, ids);
+  const unread = await selectUnreadCounts(db, userId, ids);
+  // Per user: a newcomer must not see the message that was newest before they joined.
+  const lastMessages = await selectMessagesVisibleTo(db, userId, lastIds);
   const byConversation = new Map<number, typeof participants>();
   for (const p of participants) {
     const list = byConversation.get(p.conversation_id);

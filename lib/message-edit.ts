@@ -3,8 +3,7 @@ import type { Deps } from './deps.ts';
 import { forbidden, notFound } from './errors.ts';
 import { commitWithEvents, inConversation } from './events/log.ts';
 import { selectMembership } from './store/conversations.ts';
-import { updateMessageBody } from './store/message-edits.ts';
-import { selectMessage } from './store/messages.ts';
+import { selectMessage, updateMessageBody } from './store/messages.ts';
 import { nowIso } from './time.ts';
 
 /** Changes the body of a message; only its sender may. Every member gets `message.updated`. */

@@ -33,6 +33,21 @@ export const displayName = z
 
 export const password = z.string().min(8).max(256);
 
+const characters = (s: string): number => [...s.trim()].length;
+
+/** A message body, for sending and for editing. */
+export const messageBody = z
+  .string()
+  .max(16_000)
+  .refine((s) => characters(s) >= 1, 'must not be blank')
+  .refine((s) => characters(s) <= 4000, 'must be at most 4000 characters after trimming')
+  // Stored byte for byte: a lone surrogate would come back as U+FFFD, and PostgreSQL refuses NUL.
+  .refine((s) => !/[\p{Cs}\0]/u.test(s), 'must be well-formed Unicode without NUL characters')
+  .meta({
+    description:
+      '1–4000 characters (Unicode code points) once leading and trailing whitespace is trimmed; stored and returned exactly as sent, untrimmed.',
+  });
+
 export const avatarUrl = z
   .string()
   .max(2048)

@@ -7,7 +7,7 @@ import {
   sendMessage,
 } from '../lib/conversations.ts';
 import { route } from '../lib/http/route.ts';
-import { Conversation, eventCursor, idParam, limitParam, Message } from '../lib/schemas.ts';
+import { Conversation, eventCursor, idParam, limitParam, Message, messageBody } from '../lib/schemas.ts';
 import { problems } from './responses.ts';
 
 const MAX_PARTICIPANTS = 1000;
@@ -38,17 +38,7 @@ const ConversationWithHistory = z
   .meta({ id: 'ConversationWithHistory' });
 
 const SendMessageBody = z.strictObject({
-  body: z
-    .string()
-    .max(16_000)
-    .refine((s) => characters(s) >= 1, 'must not be blank')
-    .refine((s) => characters(s) <= 4000, 'must be at most 4000 characters after trimming')
-    // Stored byte for byte: a lone surrogate would come back as U+FFFD, and PostgreSQL refuses NUL.
-    .refine((s) => !/[\p{Cs}\0]/u.test(s), 'must be well-formed Unicode without NUL characters')
-    .meta({
-      description:
-        '1–4000 characters (Unicode code points) once leading and trailing whitespace is trimmed; stored and returned exactly as sent, untrimmed.',
-    }),
+  body: messageBody,
   clientMessageId: z.string().min(1).max(64).optional().meta({
     description: 'Your id for this send: repeating it returns the first message instead of a duplicate.',
   }),
@@ -59,7 +49,6 @@ const messageIdQuery = z
   .regex(/^[1-9]\d{0,14}$/, 'must be a message id')
   .transform(Number)
   .optional();
-const characters = (s: string): number => [...s.trim()].length;
 const ConversationParams = z.object({ conversationId: idParam });
 const MessageParams = z.object({ conversationId: idParam, messageId: idParam });
 

@@ -1,21 +1,10 @@
 import { z } from 'zod';
 import { route } from '../lib/http/route.ts';
 import { editMessage } from '../lib/message-edit.ts';
-import { idParam, Message } from '../lib/schemas.ts';
+import { idParam, Message, messageBody } from '../lib/schemas.ts';
 import { problems } from './responses.ts';
 
-const characters = (s: string): number => [...s.trim()].length;
-
-// The same rules as sending: 1–4000 characters after trimming.
-const EditMessageBody = z.strictObject({
-  body: z
-    .string()
-    .max(16_000)
-    .refine((s) => characters(s) >= 1, 'must not be blank')
-    .refine((s) => characters(s) <= 4000, 'must be at most 4000 characters after trimming')
-    // Stored byte for byte: a lone surrogate would come back as U+FFFD, and PostgreSQL refuses NUL.
-    .refine((s) => !/[\p{Cs}\0]/u.test(s), 'must be well-formed Unicode without NUL characters'),
-});
+const EditMessageBody = z.strictObject({ body: messageBody });
 
 const editRoute = (path: string, operationId: string, summary: string) =>
   route({

@@ -1,5 +1,5 @@
 import type { Db } from '../store/db.ts';
-import { selectEventsForUser, selectHeadPosition, selectPrunedThrough } from '../store/events.ts';
+import { selectEventsForUser, selectLogBounds } from '../store/events.ts';
 import { nowIso } from '../time.ts';
 import { isAfter, type Position } from './position.ts';
 import { WireEvent } from './wire.ts';
@@ -13,7 +13,7 @@ export async function startingPoint(
   db: Db,
   cursor: Position | undefined,
 ): Promise<{ after: Position; reset: WireEvent | null }> {
-  const [head, prunedThrough] = await Promise.all([selectHeadPosition(db), selectPrunedThrough(db)]);
+  const { head, prunedThrough } = await selectLogBounds(db);
   if (cursor === undefined) return { after: head, reset: null };
   if (isAfter(prunedThrough, cursor) || isAfter(cursor, head) || isForeign(cursor, head)) {
     return { after: head, reset: WireEvent.reset(head, nowIso()) };

@@ -152,14 +152,22 @@ export async function selectRecipients(
   return rows.map((r) => ({ event_id: Number(r.event_id), user_id: r.user_id }));
 }
 
-/** The position of the newest readable event (or of the pruning point): the cursor that means "now". */
-export async function selectHeadPosition(db: Executor): Promise<Position> {
+/**
+ * The ends of the readable log: `head`, the newest readable event (or the pruning point) — the
+ * cursor that means "now" — and `prunedThrough`, how far retention removed events.
+ */
+export async function selectLogBounds(db: Executor): Promise<{ head: Position; prunedThrough: Position }> {
   const result = await db.raw(
     `SELECT e.tx, e.id FROM events e WHERE 1 = 1 ${horizon(db)} ORDER BY e.tx DESC, e.id DESC LIMIT 1`,
   );
   const [row] = Array.isArray(result) ? result : result.rows;
-  const head = row ? { tx: Number(row.tx), id: Number(row.id) } : ORIGIN;
-  return latest(head, await selectPrunedThrough(db));
+  const newest = row ? { tx: Number(row.tx), id: Number(row.id) } : ORIGIN;
+  const prunedThrough = await selectPrunedThrough(db);
+  return { head: latest(newest, prunedThrough), prunedThrough };
+}
+
+export async function selectHeadPosition(db: Executor): Promise<Position> {
+  return (await selectLogBounds(db)).head;
 }
 
 /** The newest position that retention removed: a cursor before it may have missed events. */

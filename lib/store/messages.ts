@@ -114,3 +114,17 @@ export async function selectLastMessageId(db: Executor, conversationId: number):
   const row = await db('messages').where({ conversation_id: conversationId }).max({ last: 'id' }).first();
   return row?.last ? Number(row.last) : null;
 }
+
+/** Replaces a message's body and stamps the edit. */
+export async function updateMessageBody(
+  db: Executor,
+  messageId: number,
+  body: string,
+  at: string,
+): Promise<MessageRow> {
+  const [row] = await db('messages')
+    .where({ id: messageId })
+    .update({ body, edited_at: at })
+    .returning(COLUMNS);
+  return row as MessageRow;
+}
