@@ -16,6 +16,8 @@ export interface Config {
   /** Null until resolveSessionSecret() fills it from the environment or the data folder. */
   sessionSecret: string | null;
   sessionTtlMs: number;
+  /** How long a node trusts a session it checked before reading its row again (0: every request). */
+  sessionCacheMs: number;
   cookieSecure: boolean;
   corsOrigins: string[];
   trustProxy: boolean;
@@ -62,6 +64,7 @@ const envSchema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   SESSION_TTL_DAYS: positiveInt.default(30),
+  SESSION_CACHE_SECONDS: z.coerce.number().min(0).default(10),
   COOKIE_SECURE: boolean.default(false),
   CORS_ORIGINS: z.string().default(''),
   TRUST_PROXY: boolean.default(false),
@@ -109,6 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: resolve(e.DATA_DIR),
     sessionSecret: e.SESSION_SECRET ?? null,
     sessionTtlMs: e.SESSION_TTL_DAYS * DAY_MS,
+    sessionCacheMs: e.SESSION_CACHE_SECONDS * 1000,
     cookieSecure: e.COOKIE_SECURE,
     corsOrigins: e.CORS_ORIGINS.split(',')
       .map((o) => o.trim())

@@ -6,7 +6,7 @@ import type { EventHub } from './events/hub.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 import type { Presence } from './presence.ts';
 import type { RateLimits } from './rate-limits.ts';
-import type { SessionKeys } from './sessions.ts';
+import type { Sessions } from './sessions.ts';
 import type { Db } from './store/db.ts';
 
 /** Everything a request handler may use, built once in startParley() and passed down. */
@@ -16,7 +16,8 @@ export interface Deps {
   bus: Bus;
   hub: EventHub;
   log: Logger;
-  sessionKeys: SessionKeys;
+  /** Session tokens: create, authenticate (cached per node), revoke. */
+  sessions: Sessions;
   loginThrottle: LoginThrottle;
   rateLimits: RateLimits;
   /** Who is online (lib/presence.ts); the event routes report connections to it. */

@@ -14,6 +14,7 @@ import { startRetention } from './events/retention.ts';
 import { LoginThrottle } from './login-throttle.ts';
 import { NO_PRESENCE, PresenceTracker } from './presence.ts';
 import { RateLimits } from './rate-limits.ts';
+import { Sessions } from './sessions.ts';
 import { migrate, openDatabase } from './store/db.ts';
 
 export interface RunningParley {
@@ -52,7 +53,14 @@ export async function startParley(config: Config): Promise<RunningParley> {
     bus,
     hub,
     log,
-    sessionKeys: { secret, ttlMs: config.sessionTtlMs },
+    sessions: new Sessions(
+      { db, bus },
+      {
+        secret,
+        ttlMs: config.sessionTtlMs,
+        trustMs: config.sessionCacheMs,
+      },
+    ),
     loginThrottle: new LoginThrottle(config.loginFailuresPerWindow, config.loginFailureWindowMs),
     rateLimits: new RateLimits(config.rateLimits),
     presence,

@@ -15,7 +15,7 @@ import { commitWithEvents } from './events/log.ts';
 import { handOverOwnership } from './membership.ts';
 import { hashForUnknownUser, hashPassword, verifyPassword } from './passwords.ts';
 import type { User } from './schemas.ts';
-import { createSession, endUserSessions, type Session } from './sessions.ts';
+import type { Session } from './sessions.ts';
 import { endMembershipsOf, selectContactIds } from './store/conversations.ts';
 import { selectCurrentConversationIds } from './store/memberships.ts';
 import {
@@ -85,7 +85,7 @@ export async function login(
     throw invalidCredentials();
   }
   await deps.loginThrottle.recordSuccess(input.username);
-  const { token, expiresAt } = await createSession(deps.db, deps.sessionKeys, row.id);
+  const { token, expiresAt } = await deps.sessions.create(deps.db, row.id);
   return { token, expiresAt, user: presentUser(row) };
 }
 
@@ -174,7 +174,7 @@ export async function updateUser(
         passwordHash,
         at,
       });
-      if (passwordHash) announceRevocation = await endUserSessions(deps, trx, id, at, session.id);
+      if (passwordHash) announceRevocation = await deps.sessions.endAllOf(trx, id, at, session.id);
       await record(await announceUser(trx, updated));
       return updated;
     });
@@ -192,7 +192,7 @@ export async function deleteUser(deps: Deps, session: Session, id: number): Prom
   const at = nowIso();
   const announceRevocation = await commitWithEvents(deps, async (trx, record) => {
     const recipients = await selectContactIds(trx, id);
-    const revoke = await endUserSessions(deps, trx, id, at);
+    const revoke = await deps.sessions.endAllOf(trx, id, at);
     await record({ type: 'user.deleted', recipients, data: { userId: String(id) } });
     const conversationIds = await selectCurrentConversationIds(trx, id);
     await endMembershipsOf(trx, id, record);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { route } from '../lib/http/route.ts';
 import { avatarUrl, displayName, password, User, username } from '../lib/schemas.ts';
-import { endSession, SESSION_COOKIE } from '../lib/sessions.ts';
+import { SESSION_COOKIE } from '../lib/sessions.ts';
 import { nowIso } from '../lib/time.ts';
 import { login, register } from '../lib/users.ts';
 import { problems } from './responses.ts';
@@ -84,7 +84,7 @@ export const authRoutes = [
     auth: true,
     responses: { 204: { description: 'Logged out' }, ...problems(401, 403) },
     handler: async ({ deps, session, ctx }) => {
-      await endSession(deps, session.id, nowIso());
+      await deps.sessions.end(session.id, nowIso());
       ctx.cookies.set(SESSION_COOKIE, null, {
         httpOnly: true,
         sameSite: 'lax',

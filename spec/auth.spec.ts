@@ -177,7 +177,9 @@ describe('authentication', () => {
   let api: Api;
   let user: TestUser;
   before(async () => {
-    server = await startServer();
+    // These specs change session rows behind the API's back, which a node's session cache would
+    // not see for SESSION_CACHE_SECONDS.
+    server = await startServer({ SESSION_CACHE_SECONDS: '0' });
     api = new Api(server.url);
     user = await signUp(server.url, 'authn');
   });
@@ -266,6 +268,23 @@ describe('POST /logout', () => {
     expectProblem(await api.as(token).get(`/users/${user.id}`), 401, 'unauthenticated');
     expectProblem(await api.get(`/users/${user.id}`, cookieOf(token)), 401, 'unauthenticated');
     expect((await user.api.get(`/users/${user.id}`)).status).to.equal(200);
+  });
+
+  it("reads a session's row once while this node trusts it, and refuses it at once after logout", async () => {
+    const token = await freshToken();
+    const sessionReads: string[] = [];
+    const onQuery = (q: { sql: string }) => {
+      if (/from [`"]sessions[`"]/i.test(q.sql) && /^select/i.test(q.sql)) sessionReads.push(q.sql);
+    };
+    server.parley.deps.db.on('query', onQuery);
+    try {
+      for (let i = 0; i < 3; i++) expect((await api.as(token).get(`/users/${user.id}`)).status).to.equal(200);
+      expect(sessionReads).to.have.length(1);
+      expect((await api.as(token).post('/logout')).status).to.equal(204);
+      expectProblem(await api.as(token).get(`/users/${user.id}`), 401, 'unauthenticated');
+    } finally {
+      server.parley.deps.db.off('query', onQuery);
+    }
   });
 
   it('answers 401 without a session', async () => {

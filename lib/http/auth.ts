@@ -1,7 +1,7 @@
 import type Koa from 'koa';
 import type { Deps } from '../deps.ts';
 import { forbidden, unauthenticated } from '../errors.ts';
-import { authenticateToken, SESSION_COOKIE, type Session } from '../sessions.ts';
+import { SESSION_COOKIE, type Session } from '../sessions.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -21,7 +21,7 @@ function tokenOf(ctx: Koa.Context): { token: string; via: 'bearer' | 'cookie' } 
 export async function requireSession(ctx: Koa.Context, deps: Deps): Promise<Session> {
   const found = tokenOf(ctx);
   if (!found) throw unauthenticated();
-  const session = await authenticateToken(deps.db, deps.sessionKeys, found.token);
+  const session = await deps.sessions.authenticate(found.token);
   if (!session) throw unauthenticated('The session token is invalid, expired or revoked. Log in again.');
   if (found.via === 'cookie' && !SAFE_METHODS.has(ctx.method)) checkCrossSite(ctx, deps);
   return session;

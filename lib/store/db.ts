@@ -45,11 +45,36 @@ export function knexConfig(target: DatabaseTarget): Knex.Config {
         conn.pragma('synchronous = NORMAL');
         conn.pragma('foreign_keys = ON');
         conn.pragma('busy_timeout = 5000');
+        reusePreparedStatements(conn);
         done(null);
       },
     },
     migrations: { migrationSource },
   };
+}
+
+// Distinct SQL texts kept prepared: every statement Parley issues is a handful of shapes (IN lists
+// vary by length), so this bound is only reached by something unusual.
+const PREPARED_LIMIT = 500;
+
+/**
+ * knex prepares every query anew, and on better-sqlite3 preparing costs as much as running a
+ * small statement. The same SQL text always compiles to the same statement, and knex runs each
+ * one to completion synchronously (all/run, never iterate), so one prepared statement per text
+ * can be reused; SQLite re-prepares it by itself after a schema change.
+ */
+function reusePreparedStatements(conn: import('better-sqlite3').Database): void {
+  const prepare = conn.prepare.bind(conn);
+  const prepared = new Map<string, import('better-sqlite3').Statement>();
+  conn.prepare = ((sql: string) => {
+    let statement = prepared.get(sql);
+    if (!statement) {
+      statement = prepare(sql);
+      if (prepared.size >= PREPARED_LIMIT) prepared.delete(prepared.keys().next().value as string);
+      prepared.set(sql, statement);
+    }
+    return statement;
+  }) as typeof conn.prepare;
 }
 
 export function openDatabase(target: DatabaseTarget): Db {
