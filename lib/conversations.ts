@@ -5,18 +5,17 @@ import { commitWithEvents, inConversation, readConsistently } from './events/log
 import { encodeCursor } from './events/position.ts';
 import type { Conversation, Message } from './schemas.ts';
 import {
+  addMessageToConversation,
   type ConversationRow,
   directKey,
+  forgetMessage,
   insertConversation,
   insertMemberships,
-  markRead,
   selectConversationsOf,
   selectDirectConversation,
   selectMembership,
   selectParticipants,
   selectUnreadCounts,
-  setLastMessage,
-  touchConversation,
 } from './store/conversations.ts';
 import type { Executor } from './store/db.ts';
 import { selectHeadPosition } from './store/events.ts';
@@ -236,35 +235,33 @@ export async function sendMessage(
   input: { body: string; clientMessageId?: string | undefined },
 ): Promise<{ message: MessageJson; created: boolean }> {
   const clientMessageId = input.clientMessageId ?? null;
-  const repeated = async () =>
-    clientMessageId ? selectMessageByClientId(deps.db, conversationId, senderId, clientMessageId) : undefined;
-  await membershipOf(deps.db, conversationId, senderId);
-  const earlier = await repeated();
-  if (earlier) return { message: presentMessage(earlier), created: false };
+  const repeated = async (db: Executor) =>
+    clientMessageId ? selectMessageByClientId(db, conversationId, senderId, clientMessageId) : undefined;
   try {
-    // The conversation's lock orders concurrent senders: ids, events and commits agree.
-    const row = await commitWithEvents(inConversation(deps, conversationId), async (trx, record) => {
-      // Again under the lock: a removal that committed since the check above wins.
+    // Everything under the conversation's lock: it orders concurrent senders, so ids, events and
+    // commits agree, and a removal that committed before it wins over this send.
+    return await commitWithEvents(inConversation(deps, conversationId), async (trx, record) => {
       await membershipOf(trx, conversationId, senderId);
+      const earlier = await repeated(trx);
+      if (earlier) return { message: presentMessage(earlier), created: false };
       // Read the clock under the lock too, so createdAt never runs backwards against message order.
       const at = nowIso();
-      await touchConversation(trx, conversationId, at, null);
-      const message = await insertMessage(trx, {
+      const row = await insertMessage(trx, {
         conversationId,
         senderId,
         body: input.body,
         clientMessageId,
         at,
       });
-      await touchConversation(trx, conversationId, at, message.id);
-      await markRead(trx, conversationId, senderId, message.id);
-      await record({ type: 'message.created', conversationId, data: presentMessage(message) });
-      return message;
+      await addMessageToConversation(trx, conversationId, senderId, row.id, at);
+      const message = presentMessage(row);
+      await record({ type: 'message.created', conversationId, data: message });
+      return { message, created: true };
     });
-    return { message: presentMessage(row), created: true };
   } catch (err) {
+    // The same clientMessageId sent twice at once on PostgreSQL: the loser returns the winner's.
     if (isUniqueViolation(err)) {
-      const first = await repeated();
+      const first = await repeated(deps.db);
       if (first) return { message: presentMessage(first), created: false };
     }
     throw err;
@@ -288,7 +285,13 @@ export async function deleteMessage(
     if ((await deleteMessageRow(trx, messageId)) === 0) {
       throw notFound(`There is no message ${messageId} in conversation ${conversationId}.`);
     }
-    await setLastMessage(trx, conversationId, await selectLastMessageId(trx, conversationId), nowIso());
+    await forgetMessage(
+      trx,
+      conversationId,
+      message,
+      await selectLastMessageId(trx, conversationId),
+      nowIso(),
+    );
     await record({
       type: 'message.deleted',
       conversationId,

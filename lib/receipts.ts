@@ -1,7 +1,7 @@
 import type { Deps } from './deps.ts';
 import { notFound } from './errors.ts';
 import { commitWithEvents, inConversation } from './events/log.ts';
-import { selectUnreadCounts } from './store/conversations.ts';
+import { resettle, selectUnreadCounts } from './store/conversations.ts';
 import { selectMessage } from './store/messages.ts';
 import { advanceRead, type ReceiptRow, selectReceipt, selectReceipts } from './store/receipts.ts';
 
@@ -40,6 +40,7 @@ export async function markConversationRead(
     if (!before) throw notFound('There is no such conversation among yours.');
     const target = Math.min(messageId, before.last_message_id);
     if (await advanceRead(trx, before.membership_id, target)) {
+      await resettle(trx, before.membership_id);
       const after = (await selectReceipt(trx, conversationId, userId))!;
       await record({ type: 'receipt.updated', conversationId, data: presentReceipt(conversationId, after) });
     }

@@ -179,7 +179,13 @@ export function seedMessages(
     }
   });
   for (let i = 0; i < n; i += 100_000) chunk(i, Math.min(n, i + 100_000));
-  db.prepare('UPDATE conversations SET last_message_id = ? WHERE id = ?').run(lastId, conversationId);
+  // The counters behind unread counts, as Parley keeps them: n more messages, all the sender's own.
+  db.prepare(
+    'UPDATE conversations SET last_message_id = ?, message_count = message_count + ? WHERE id = ?',
+  ).run(lastId, n, conversationId);
+  db.prepare(
+    'UPDATE memberships SET settled_count = settled_count + ? WHERE conversation_id = ? AND user_id = ?',
+  ).run(n, conversationId, senderId);
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
   return { firstId, lastId, firstEventId };

@@ -161,7 +161,11 @@ export async function selectParticipants(
     .orderBy('memberships.id');
 }
 
-/** Exact unread counts for one user in several conversations: others' messages after their read mark. */
+/**
+ * Exact unread counts for one user in several conversations: others' messages after their read
+ * mark. Kept as counters (message_count − settled_count), so reading them costs one index lookup
+ * per conversation however many messages are unread.
+ */
 export async function selectUnreadCounts(
   db: Executor,
   userId: number,
@@ -169,18 +173,11 @@ export async function selectUnreadCounts(
 ): Promise<Map<number, number>> {
   if (conversationIds.length === 0) return new Map();
   const rows: { conversation_id: number; unread: number | string }[] = await db('memberships as m')
-    .join('messages as msg', function () {
-      this.on('msg.conversation_id', 'm.conversation_id')
-        .andOn('msg.id', '>', 'm.last_read_message_id')
-        .andOn('msg.id', '>', 'm.visible_after_message_id')
-        .andOn('msg.sender_id', '<>', 'm.user_id');
-    })
-    .select('m.conversation_id')
-    .count({ unread: 'msg.id' })
+    .join('conversations as c', 'c.id', 'm.conversation_id')
+    .select('m.conversation_id', db.raw('c.message_count - m.settled_count AS unread'))
     .where('m.user_id', userId)
     .whereNull('m.left_event_id')
-    .whereIn('m.conversation_id', conversationIds)
-    .groupBy('m.conversation_id');
+    .whereIn('m.conversation_id', conversationIds);
   return new Map(rows.map((r) => [r.conversation_id, Number(r.unread)]));
 }
 
@@ -222,12 +219,14 @@ export async function endMembershipsOf(db: Executor, userId: number, record: Rec
 }
 
 /**
- * Points a conversation at its newest message after one was deleted. Its place in members'
- * lists (last_activity_at) stays; updated_at moves forward, never back.
+ * Takes a deleted message out of the conversation: points it at its newest remaining message and
+ * lowers the counters behind unread counts. Its place in members' lists (last_activity_at) stays;
+ * updated_at moves forward, never back.
  */
-export async function setLastMessage(
+export async function forgetMessage(
   db: Executor,
   conversationId: number,
+  deleted: { id: number; sender_id: number },
   lastMessageId: number | null,
   at: string,
 ): Promise<void> {
@@ -235,32 +234,67 @@ export async function setLastMessage(
     .where({ id: conversationId })
     .update({
       last_message_id: lastMessageId,
+      message_count: db.raw('message_count - 1'),
       // CASE, not max()/GREATEST(): the same SQL on SQLite and PostgreSQL.
       updated_at: db.raw('CASE WHEN updated_at < ? THEN ? ELSE updated_at END', [at, at]),
     });
+  // Members for whom it was settled (read, from before they joined, or their own) settle one fewer.
+  await db('memberships')
+    .where({ conversation_id: conversationId })
+    .whereNull('left_event_id')
+    .andWhere((q) =>
+      q
+        .where('user_id', deleted.sender_id)
+        .orWhere('last_read_message_id', '>=', deleted.id)
+        .orWhere('visible_after_message_id', '>=', deleted.id),
+    )
+    .update({ settled_count: db.raw('settled_count - 1') });
 }
 
-/** Moves a conversation to the top of its members' lists and remembers its newest message. */
-export async function touchConversation(
+/**
+ * Records a new newest message: moves the conversation to the top of its members' lists and
+ * counts the message; the sender has read everything up to their own message.
+ */
+export async function addMessageToConversation(
   db: Executor,
   conversationId: number,
+  senderId: number,
+  messageId: number,
   at: string,
-  lastMessageId: number | null,
 ): Promise<void> {
   await db('conversations')
     .where({ id: conversationId })
-    .update({ last_activity_at: at, updated_at: at, last_message_id: lastMessageId });
+    .update({
+      last_activity_at: at,
+      updated_at: at,
+      last_message_id: messageId,
+      message_count: db.raw('message_count + 1'),
+    });
+  // Every message so far is now either read by the sender or theirs: all settled.
+  await db('memberships')
+    .where({ conversation_id: conversationId, user_id: senderId })
+    .whereNull('left_event_id')
+    .update({
+      last_read_message_id: messageId,
+      settled_count: db('conversations').select('message_count').where({ id: conversationId }),
+    });
 }
 
-export async function markRead(
-  db: Executor,
-  conversationId: number,
-  userId: number,
-  messageId: number,
-): Promise<void> {
+/**
+ * Recounts what a member has settled after their read mark moved: every message but the others'
+ * messages still after the mark. Costs a scan of what stays unread, usually nothing.
+ */
+export async function resettle(db: Executor, membershipId: number): Promise<void> {
   await db('memberships')
-    .where({ conversation_id: conversationId, user_id: userId })
-    .whereNull('left_event_id')
-    .where('last_read_message_id', '<', messageId)
-    .update({ last_read_message_id: messageId });
+    .where({ id: membershipId })
+    .update({
+      settled_count: db.raw(
+        `(SELECT c.message_count FROM conversations c WHERE c.id = memberships.conversation_id)
+         - (SELECT COUNT(*) FROM messages msg
+             WHERE msg.conversation_id = memberships.conversation_id
+               AND msg.id > memberships.last_read_message_id
+               AND msg.id > memberships.visible_after_message_id
+               AND msg.sender_id <> memberships.user_id)`,
+      ),
+    });
 }

@@ -50,6 +50,8 @@ export async function insertMembership(
     // What was there before joining is neither unread nor undelivered for the newcomer.
     last_read_message_id: m.visibleAfterMessageId,
     last_delivered_message_id: m.visibleAfterMessageId,
+    // …and so every message so far is settled: none counts as unread.
+    settled_count: db('conversations').select('message_count').where({ id: m.conversationId }),
   });
 }
 

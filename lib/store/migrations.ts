@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as initial from '../../migrations/20261125120000_create_core_schema.ts';
 import * as presence from '../../migrations/20261125130000_add_presence.ts';
 import * as presenceHolds from '../../migrations/20261125140000_add_presence_holds.ts';
+import * as unreadCounters from '../../migrations/20261125150000_add_unread_counters.ts';
 
 type Migration = Knex.Migration;
 
@@ -10,6 +11,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261125120000_create_core_schema': initial,
   '20261125130000_add_presence': presence,
   '20261125140000_add_presence_holds': presenceHolds,
+  '20261125150000_add_unread_counters': unreadCounters,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
