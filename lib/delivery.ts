@@ -1,17 +1,19 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Bus } from './events/bus.ts';
-import { commitWithEvents, type RecordEvent } from './events/log.ts';
+import { commitWithEvents, inConversation } from './events/log.ts';
 import { isAfter, latest, ORIGIN, type Position } from './events/position.ts';
 import type { WireEvent } from './events/wire.ts';
 import { presentReceipt } from './receipts.ts';
 import type { Db } from './store/db.ts';
-import { selectHeadPosition } from './store/events.ts';
+import { type NewEvent, selectHeadPosition } from './store/events.ts';
 import {
-  advanceDelivered,
+  type AcknowledgedRange,
+  advanceDeliveredAll,
+  type ReceiptRow,
   selectAcknowledgedMessages,
-  selectReceipt,
-  selectSendersBetween,
+  selectMessageSenders,
+  selectReceiptsOf,
 } from './store/receipts.ts';
 
 /**
@@ -65,17 +67,38 @@ function messageRef(event: WireEvent): MessageRef | null {
   return ref;
 }
 
+/** conversation → user → the newest message known to have reached them. */
+type Marks = Map<number, Map<number, number>>;
+
+/** Raises a user's mark in `marks` to `messageId` unless it is already as high. */
+function raise(marks: Marks, conversationId: number, userId: number, messageId: number): void {
+  let byUser = marks.get(conversationId);
+  if (!byUser) {
+    byUser = new Map();
+    marks.set(conversationId, byUser);
+  }
+  if (messageId > (byUser.get(userId) ?? 0)) byUser.set(userId, messageId);
+}
+
+// Marks written per transaction, and poll cursors looked up per read. A flush is split into such
+// steps with a turn of the event loop between them: on SQLite every statement blocks the process,
+// so one transaction for a 5,000-member group's marks would hold every stream back for its length.
+const MARKS_PER_STEP = 150;
+const ACKS_PER_STEP = 150;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /**
- * Collects delivered facts in memory and writes them every `flushMs` in one transaction: at most
- * one UPDATE per member and conversation per flush, however many messages arrived — never a
- * write per message per recipient on the hot path. A mark that moves sends `receipt.updated` to
- * the senders of the newly delivered messages.
+ * Collects delivered facts in memory and writes them every `flushMs`: never a write per message
+ * per recipient on the hot path, and per flush a few statements per conversation and step, however
+ * many members' marks move. A mark that moves sends `receipt.updated` to the senders of the newly
+ * delivered messages.
  *
  * What is pending when the process dies is lost; the next stream write or poll acknowledges again.
  */
 export class DeliveryRecorder implements Deliveries {
-  /** user → conversation → newest message id written to one of their streams. */
-  private written_ = new Map<number, Map<number, number>>();
+  /** Newest message written to one of each user's streams. */
+  private written_: Marks = new Map();
   /** user → newest poll cursor not yet processed. */
   private acks = new Map<number, Position>();
   /** user → the newest cursor already processed, so the next lookup reads only what is newer. */
@@ -96,13 +119,7 @@ export class DeliveryRecorder implements Deliveries {
   written(userId: number, event: WireEvent): void {
     const ref = messageRef(event);
     if (!ref || ref.senderId === userId) return;
-    let byConversation = this.written_.get(userId);
-    if (!byConversation) {
-      byConversation = new Map();
-      this.written_.set(userId, byConversation);
-    }
-    const known = byConversation.get(ref.conversationId) ?? 0;
-    if (ref.messageId > known) byConversation.set(ref.conversationId, ref.messageId);
+    raise(this.written_, ref.conversationId, userId, ref.messageId);
   }
 
   acknowledged(userId: number, cursor: Position): void {
@@ -123,56 +140,152 @@ export class DeliveryRecorder implements Deliveries {
   }
 
   private async writePending(): Promise<void> {
-    const written = this.written_;
+    const marks = this.written_;
     const acks = this.acks;
-    if (written.size === 0 && acks.size === 0) return;
+    if (marks.size === 0 && acks.size === 0) return;
     this.written_ = new Map();
     this.acks = new Map();
-    const marks = new Map<string, { userId: number; conversationId: number; messageId: number }>();
-    const mark = (userId: number, conversationId: number, messageId: number) => {
-      const key = `${userId}:${conversationId}`;
-      const known = marks.get(key);
-      if (!known || known.messageId < messageId) marks.set(key, { userId, conversationId, messageId });
-    };
-    for (const [userId, byConversation] of written) {
-      for (const [conversationId, messageId] of byConversation) mark(userId, conversationId, messageId);
+    await this.addAcknowledged(marks, acks);
+    for (const step of steps(marks, MARKS_PER_STEP)) {
+      await commitWithEvents(inConversation(this.deps, ...step.keys()), async (trx, _record, recordMany) => {
+        const events: NewEvent[] = [];
+        for (const [conversationId, byUser] of step) {
+          events.push(...(await advanceConversation(trx, conversationId, byUser)));
+        }
+        await recordMany(events);
+      });
+      await nextTurn();
     }
-    // A cursor beyond the log (the database was replaced, or a made-up one) got a `reset`, not
-    // the events it names: it acknowledges nothing.
-    const head = acks.size > 0 ? await selectHeadPosition(this.deps.db) : ORIGIN;
-    for (const [userId, cursor] of acks) {
-      if (isAfter(cursor, head)) continue;
-      const from = this.acked.get(userId) ?? ORIGIN;
-      for (const m of await selectAcknowledgedMessages(this.deps.db, userId, from, cursor)) {
-        mark(userId, m.conversationId, m.messageId);
-      }
-      this.acked.set(userId, latest(from, cursor));
-    }
-    if (marks.size === 0) return;
-    await commitWithEvents(this.deps, async (trx, record) => {
-      for (const m of marks.values())
-        await this.advance(trx, record, m.userId, m.conversationId, m.messageId);
-    });
   }
 
-  private async advance(
-    trx: Knex.Transaction,
-    record: RecordEvent,
-    userId: number,
-    conversationId: number,
-    messageId: number,
-  ): Promise<void> {
-    const before = await selectReceipt(trx, conversationId, userId);
-    if (!before) return; // they left meanwhile
-    const from = Math.max(before.last_delivered_message_id, before.last_read_message_id);
-    if (messageId <= from || !(await advanceDelivered(trx, before.membership_id, messageId))) return;
-    const senders = await selectSendersBetween(trx, conversationId, from, messageId, userId);
-    if (senders.length === 0) return;
-    const after = (await selectReceipt(trx, conversationId, userId))!;
-    await record({
-      type: 'receipt.updated',
-      recipients: senders,
-      data: presentReceipt(conversationId, after),
-    });
+  /** Adds to `marks` the newest message of each conversation that the poll cursors acknowledged. */
+  private async addAcknowledged(marks: Marks, acks: Map<number, Position>): Promise<void> {
+    if (acks.size === 0) return;
+    // A cursor beyond the log (the database was replaced, or a made-up one) got a `reset`, not
+    // the events it names: it acknowledges nothing.
+    const head = await selectHeadPosition(this.deps.db);
+    const ranges: AcknowledgedRange[] = [];
+    for (const [userId, to] of acks) {
+      if (isAfter(to, head)) continue;
+      const from = this.acked.get(userId) ?? ORIGIN;
+      ranges.push({ userId, from, to });
+      this.acked.set(userId, latest(from, to));
+    }
+    for (let i = 0; i < ranges.length; i += ACKS_PER_STEP) {
+      if (i > 0) await nextTurn();
+      const acknowledged = await selectAcknowledgedMessages(this.deps.db, ranges.slice(i, i + ACKS_PER_STEP));
+      for (const m of acknowledged) raise(marks, m.conversationId, m.userId, m.messageId);
+    }
   }
+}
+
+/** Splits marks into steps of at most `size` marks; a large conversation spreads over several. */
+function* steps(marks: Marks, size: number): Generator<Marks> {
+  let step: Marks = new Map();
+  let count = 0;
+  for (const [conversationId, byUser] of marks) {
+    for (const [userId, messageId] of byUser) {
+      if (count === size) {
+        yield step;
+        step = new Map();
+        count = 0;
+      }
+      raise(step, conversationId, userId, messageId);
+      count++;
+    }
+  }
+  if (count > 0) yield step;
+}
+
+/**
+ * Moves the delivered marks of members of one conversation, in a fixed number of statements: one
+ * read of their receipts, one UPDATE per distinct target message, one read of who sent what. Returns
+ * a `receipt.updated` for each member whose mark moved past messages of others, addressed to those
+ * senders. Members who left meanwhile are skipped.
+ */
+async function advanceConversation(
+  trx: Knex.Transaction,
+  conversationId: number,
+  marks: Map<number, number>,
+): Promise<NewEvent[]> {
+  const receipts = await selectReceiptsOf(trx, conversationId, [...marks.keys()]);
+  const moves = receipts.flatMap((before) => {
+    // What was read was delivered: a mark below the read mark is no news.
+    const from = Math.max(before.last_delivered_message_id, before.last_read_message_id);
+    const to = marks.get(before.user_id)!;
+    return to > from ? [{ before, from, to }] : [];
+  });
+  if (moves.length === 0) return [];
+  const moved = await advanceEach(trx, moves);
+  const done = moves.filter((m) => moved.has(m.before.membership_id));
+  if (done.length === 0) return [];
+  const senders = sendersIndex(
+    await selectMessageSenders(
+      trx,
+      conversationId,
+      Math.min(...done.map((m) => m.from)),
+      Math.max(...done.map((m) => m.to)),
+    ),
+  );
+  return done.flatMap(({ before, from, to }) => {
+    const recipients = senders.between(from, to, before.user_id);
+    if (recipients.length === 0) return [];
+    const after: ReceiptRow = { ...before, last_delivered_message_id: to };
+    return [{ type: 'receipt.updated', recipients, data: presentReceipt(conversationId, after) }];
+  });
+}
+
+/** Advances each membership to its target, one UPDATE per distinct target; returns those that moved. */
+async function advanceEach(
+  trx: Knex.Transaction,
+  moves: { before: ReceiptRow; to: number }[],
+): Promise<Set<number>> {
+  const byTarget = new Map<number, number[]>();
+  for (const { before, to } of moves) {
+    const ids = byTarget.get(to);
+    if (ids) ids.push(before.membership_id);
+    else byTarget.set(to, [before.membership_id]);
+  }
+  const moved = new Set<number>();
+  for (const [to, ids] of byTarget) {
+    for (const id of await advanceDeliveredAll(trx, ids, to)) moved.add(id);
+  }
+  return moved;
+}
+
+/**
+ * Who sent messages in a range, answerable per member: each sender's message ids in order, so
+ * "did they send anything in (from, to]" is a binary search, not a scan of the range per member.
+ */
+function sendersIndex(messages: { id: number; senderId: number }[]) {
+  const idsBySender = new Map<number, number[]>();
+  for (const { id, senderId } of messages) {
+    const ids = idsBySender.get(senderId);
+    if (ids) ids.push(id);
+    else idsBySender.set(senderId, [id]);
+  }
+  return {
+    /** Who sent messages in (from, to], other than `exceptUserId`. */
+    between(from: number, to: number, exceptUserId: number): number[] {
+      const senders: number[] = [];
+      for (const [senderId, ids] of idsBySender) {
+        if (senderId === exceptUserId) continue;
+        const first = ids[firstAbove(ids, from)];
+        if (first !== undefined && first <= to) senders.push(senderId);
+      }
+      return senders;
+    },
+  };
+}
+
+/** The index of the first element of ascending `ids` above `value` (ids.length if none). */
+function firstAbove(ids: readonly number[], value: number): number {
+  let low = 0;
+  let high = ids.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (ids[mid]! <= value) low = mid + 1;
+    else high = mid;
+  }
+  return low;
 }

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
+import type { ReceiptJson } from '../lib/receipts.ts';
 import { signUp, type TestUser } from './helpers/client.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
-import { SseReader } from './helpers/sse.ts';
+import { poll, SseReader, say } from './helpers/sse.ts';
 
 // Delivered marks are written in batches every DELIVERY_FLUSH_MS; short here to keep specs fast.
 const FLUSH_MS = 100;
@@ -145,5 +146,127 @@ describe('delivered and read status', () => {
     await bob.api.post(`/conversations/${id}/read`, { messageId });
     expect(await statusOf(id, messageId)).to.include({ status: 'read', recipientCount: 1 });
     expect((await carol.api.get(`/conversations/${id}/message/${messageId}/receipts`)).status).to.equal(404);
+  });
+});
+
+describe('writing delivered marks', () => {
+  let server: TestServer;
+  let alice: TestUser;
+  let members: TestUser[];
+  before(async () => {
+    // Flushed by hand, so each flush holds exactly what a spec set up.
+    server = await startServer({ DELIVERY_FLUSH_MS: String(3_600_000) });
+    alice = await signUp(server.url, 'alice');
+    members = await Promise.all(Array.from({ length: 30 }, () => signUp(server.url, 'member')));
+  });
+  after(() => server.close());
+
+  const group = async (others: TestUser[]) =>
+    (await alice.api.post('/conversations', { participantIds: others.map((o) => o.id), title: 'marks' })).body
+      .id as string;
+  const flush = () => server.parley.deps.deliveries.flush();
+
+  /**
+   * Database statements from a flush until alice's stream has the `receipts` it sends her, the log
+   * tail's reads included; without what the fan-out spec leaves out (transaction control, and
+   * PostgreSQL's probe for held-back events).
+   */
+  async function statementsToFlush(aliceStream: SseReader, receipts: number): Promise<number> {
+    let count = 0;
+    const onQuery = (q: { sql: string }) => {
+      if (
+        !/^(set |begin|commit|rollback|start transaction|SELECT EXISTS \(SELECT 1 FROM events)/i.test(q.sql)
+      )
+        count++;
+    };
+    server.parley.deps.db.on('query', onQuery);
+    try {
+      await flush();
+      for (let i = 0; i < receipts; i++) await aliceStream.nextOfType('receipt.updated');
+    } finally {
+      server.parley.deps.db.off('query', onQuery);
+    }
+    return count;
+  }
+
+  /** The receipt.updated events a user polls after `cursor`, as "userId:lastDeliveredMessageId". */
+  async function receiptsSeen(user: TestUser, cursor: string): Promise<string[]> {
+    const { body } = await poll(user, { cursor, timeout: 0 });
+    return body.events
+      .filter((e: { type: string }) => e.type === 'receipt.updated')
+      .map((e: { data: ReceiptJson }) => `${e.data.userId}:${e.data.lastDeliveredMessageId}`)
+      .sort();
+  }
+
+  /** Polls twice around `act`, so the second poll's cursor acknowledges what `act` sent. */
+  async function acknowledgeAfter(users: TestUser[], act: () => Promise<unknown>): Promise<void> {
+    const before = await Promise.all(users.map((u) => poll(u, { timeout: 0 })));
+    await act();
+    const got = await Promise.all(
+      users.map((u, i) => poll(u, { cursor: before[i]!.body.cursor, timeout: 0 })),
+    );
+    await Promise.all(users.map((u, i) => poll(u, { cursor: got[i]!.body.cursor, timeout: 0 })));
+  }
+
+  it('runs as many statements for thirty stream recipients of a message as for three', async () => {
+    const [few, all] = [await group(members.slice(0, 3)), await group(members)];
+    const aliceStream = await SseReader.live(server.url, alice.token);
+    const streams = await Promise.all(members.map((m) => SseReader.live(server.url, m.token)));
+    try {
+      const statementsFor = async (conversationId: string, readers: SseReader[]) => {
+        const sent = await say(alice, conversationId, 'delivered?');
+        for (const reader of readers) {
+          expect((await reader.nextOfType('message.created')).data.id).to.equal(sent.id);
+        }
+        return statementsToFlush(aliceStream, readers.length);
+      };
+      const forThree = await statementsFor(few, streams.slice(0, 3));
+      const forThirty = await statementsFor(all, streams);
+      expect(forThirty).to.equal(forThree);
+    } finally {
+      for (const stream of [aliceStream, ...streams]) stream.close();
+    }
+  });
+
+  it('runs as many statements for thirty polling recipients as for three', async () => {
+    const [few, all] = [await group(members.slice(0, 3)), await group(members)];
+    // Acknowledge what earlier specs sent, so each measured flush reads one new message.
+    await acknowledgeAfter(members, async () => {});
+    await flush();
+    const aliceStream = await SseReader.live(server.url, alice.token);
+    try {
+      await acknowledgeAfter(members.slice(0, 3), () => say(alice, few, 'polled?'));
+      const forThree = await statementsToFlush(aliceStream, 3);
+      await acknowledgeAfter(members, () => say(alice, all, 'polled?'));
+      const forThirty = await statementsToFlush(aliceStream, 30);
+      expect(forThirty).to.equal(forThree);
+    } finally {
+      aliceStream.close();
+    }
+  });
+
+  it('tells each sender about the members to whom their messages were newly delivered', async () => {
+    const [bob, carol, dave] = members as [TestUser, TestUser, TestUser];
+    const id = await group([bob, carol, dave]);
+    const sent: string[] = [];
+    await acknowledgeAfter([bob, carol, dave], async () => {
+      for (const sender of [bob, carol, alice]) sent.push((await say(sender, id, 'hello')).id);
+      await dave.api.post(`/conversations/${id}/read`, { messageId: sent[0] });
+    });
+    const cursors = await Promise.all(
+      [alice, bob, carol, dave].map(async (u) => (await poll(u, { timeout: 0 })).body.cursor),
+    );
+    await flush();
+    const newest = sent[2];
+    const [toAlice, toBob, toCarol, toDave] = await Promise.all(
+      [alice, bob, carol, dave].map((u, i) => receiptsSeen(u, cursors[i])),
+    );
+    expect(toAlice).to.deep.equal(
+      [`${bob.id}:${newest}`, `${carol.id}:${newest}`, `${dave.id}:${newest}`].sort(),
+    );
+    // Dave had read bob's message, and carol read it when she answered: nothing new reached them from bob.
+    expect(toBob).to.deep.equal([]);
+    expect(toCarol).to.deep.equal([`${bob.id}:${newest}`, `${dave.id}:${newest}`].sort());
+    expect(toDave).to.deep.equal([]);
   });
 });

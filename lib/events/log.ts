@@ -1,10 +1,12 @@
 import type { Knex } from 'knex';
 import { type Db, isPostgres } from '../store/db.ts';
-import { hasHeldBackEvents, insertEvent, type NewEvent } from '../store/events.ts';
+import { hasHeldBackEvents, insertEvent, insertEvents, type NewEvent } from '../store/events.ts';
 import { nowIso } from '../time.ts';
 import type { Bus } from './bus.ts';
 
 export type RecordEvent = (event: NewEvent) => Promise<number>;
+/** Records many events in a few statements; their ids come back in the order given. */
+export type RecordEvents = (events: readonly NewEvent[]) => Promise<number[]>;
 
 export interface CommitTarget {
   db: Db;
@@ -37,7 +39,7 @@ const CONVERSATION_LOCK_CLASS = 0x50524c59; // "PRLY"
  */
 export async function commitWithEvents<T>(
   deps: CommitTarget,
-  work: (trx: Knex.Transaction, record: RecordEvent) => Promise<T>,
+  work: (trx: Knex.Transaction, record: RecordEvent, recordMany: RecordEvents) => Promise<T>,
 ): Promise<T> {
   let recorded = 0;
   const result = await deps.db.transaction(async (trx) => {
@@ -47,10 +49,17 @@ export async function commitWithEvents<T>(
         await trx.raw('SELECT pg_advisory_xact_lock(?, ?)', [CONVERSATION_LOCK_CLASS, id]);
       }
     }
-    return work(trx, (event) => {
-      recorded++;
-      return insertEvent(trx, event, nowIso());
-    });
+    return work(
+      trx,
+      (event) => {
+        recorded++;
+        return insertEvent(trx, event, nowIso());
+      },
+      (events) => {
+        recorded += events.length;
+        return insertEvents(trx, events, nowIso());
+      },
+    );
   });
   if (recorded > 0) deps.bus.publish({ kind: 'log' });
   return result;

@@ -36,13 +36,51 @@ export async function insertEvent(db: Executor, event: NewEvent, at: string): Pr
     .insert({ type: event.type, conversation_id: conversationId, data: JSON.stringify(event.data), at })
     .returning('id');
   const id = Number((row as { id: number | string }).id);
-  if ('recipients' in event) {
-    const rows = [...new Set(event.recipients)].map((userId) => ({ user_id: userId, event_id: id }));
-    for (let i = 0; i < rows.length; i += RECIPIENT_CHUNK) {
-      await db('event_recipients').insert(rows.slice(i, i + RECIPIENT_CHUNK));
-    }
-  }
+  await insertRecipients(db, recipientRows(event, id));
   return id;
+}
+
+const EVENT_CHUNK = 200; // rows per INSERT: 4 parameters each, under SQLite's 999
+
+/**
+ * Inserts many events at once — a multi-row INSERT per chunk, then their recipients together —
+ * and returns their ids in the order of `events`. Neither database promises RETURNING's row order,
+ * but both take ids from an increasing sequence in VALUES order within one statement, so sorting
+ * the returned ids restores it.
+ */
+export async function insertEvents(db: Executor, events: readonly NewEvent[], at: string): Promise<number[]> {
+  const ids: number[] = [];
+  for (let i = 0; i < events.length; i += EVENT_CHUNK) {
+    const chunk = events.slice(i, i + EVENT_CHUNK);
+    const rows = await db('events')
+      .insert(
+        chunk.map((event) => ({
+          type: event.type,
+          conversation_id: 'conversationId' in event ? event.conversationId : null,
+          data: JSON.stringify(event.data),
+          at,
+        })),
+      )
+      .returning('id');
+    ids.push(...rows.map((r: { id: number | string }) => Number(r.id)).sort((a: number, b: number) => a - b));
+  }
+  await insertRecipients(
+    db,
+    events.flatMap((event, i) => recipientRows(event, ids[i]!)),
+  );
+  return ids;
+}
+
+/** The event_recipients rows of an event with named recipients (none for a conversation's event). */
+function recipientRows(event: NewEvent, eventId: number): { user_id: number; event_id: number }[] {
+  if (!('recipients' in event)) return [];
+  return [...new Set(event.recipients)].map((userId) => ({ user_id: userId, event_id: eventId }));
+}
+
+async function insertRecipients(db: Executor, rows: { user_id: number; event_id: number }[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += RECIPIENT_CHUNK) {
+    await db('event_recipients').insert(rows.slice(i, i + RECIPIENT_CHUNK));
+  }
 }
 
 /**

@@ -43,6 +43,27 @@ export async function selectReceipt(
   return row ? numbers(row) : undefined;
 }
 
+const IDS_PER_STATEMENT = 900; // bound parameters per IN list: under SQLite's 999
+
+/** The marks of those of `userIds` who are current members of the conversation. */
+export async function selectReceiptsOf(
+  db: Executor,
+  conversationId: number,
+  userIds: readonly number[],
+): Promise<ReceiptRow[]> {
+  const rows: ReceiptRow[] = [];
+  for (const ids of chunks(userIds, IDS_PER_STATEMENT)) {
+    const found = await db('memberships as m')
+      .join('conversations as c', 'c.id', 'm.conversation_id')
+      .select(COLUMNS)
+      .where('m.conversation_id', conversationId)
+      .whereIn('m.user_id', ids)
+      .whereNull('m.left_event_id');
+    rows.push(...found.map(numbers));
+  }
+  return rows;
+}
+
 /** Every current member's marks in one conversation, longest-standing first. */
 export async function selectReceipts(db: Executor, conversationId: number): Promise<ReceiptRow[]> {
   const rows = await db('memberships as m')
@@ -82,61 +103,109 @@ export async function advanceDelivered(
 }
 
 /**
- * For each of the user's current conversations, the newest message whose `message.created` event
- * lies in (from, to] and after their joining: what a poll with cursor `to` acknowledged. Within one
- * conversation event ids follow message order (senders are serialised on the conversation row).
+ * Moves the delivered marks of these memberships forward to `messageId`, never back: one UPDATE
+ * per chunk, so concurrent marks settle on the largest. Returns the memberships whose mark moved.
  */
-export async function selectAcknowledgedMessages(
+export async function advanceDeliveredAll(
   db: Executor,
-  userId: number,
-  from: Position,
-  to: Position,
-): Promise<{ conversationId: number; messageId: number }[]> {
-  const newest: { conversation_id: number; id: number | string }[] = await db('memberships as m')
-    .join('events as e', function () {
-      this.on('e.conversation_id', '=', 'm.conversation_id').andOn('e.id', '>', 'm.joined_event_id');
-    })
-    .select('e.conversation_id')
-    .max({ id: 'e.id' })
-    .where('m.user_id', userId)
-    .whereNull('m.left_event_id')
-    .andWhere('e.type', 'message.created')
-    .andWhere((q) =>
-      q.where('e.tx', '<', to.tx).orWhere((q2) => q2.where('e.tx', to.tx).andWhere('e.id', '<=', to.id)),
-    )
-    .andWhere((q) =>
-      q.where('e.tx', '>', from.tx).orWhere((q2) => q2.where('e.tx', from.tx).andWhere('e.id', '>', from.id)),
-    )
-    .groupBy('e.conversation_id');
-  if (newest.length === 0) return [];
-  const events: { id: number | string; data: string }[] = await db('events')
-    .select('id', 'data')
-    .whereIn(
-      'id',
-      newest.map((r) => Number(r.id)),
-    );
-  const messageOf = new Map(
-    events.map((e) => [Number(e.id), Number((JSON.parse(e.data) as { id: string }).id)]),
-  );
-  return newest.flatMap((r) => {
-    const messageId = messageOf.get(Number(r.id));
-    return messageId ? [{ conversationId: Number(r.conversation_id), messageId }] : [];
-  });
+  membershipIds: readonly number[],
+  messageId: number,
+): Promise<Set<number>> {
+  const moved = new Set<number>();
+  for (const ids of chunks(membershipIds, IDS_PER_STATEMENT)) {
+    const rows = await db('memberships')
+      .whereIn('id', ids)
+      .andWhere('last_delivered_message_id', '<', messageId)
+      .update({ last_delivered_message_id: messageId })
+      .returning('id');
+    for (const row of rows as { id: number | string }[]) moved.add(Number(row.id));
+  }
+  return moved;
 }
 
-/** Who sent messages in (afterId, upToId] of a conversation, other than `exceptUserId`. */
-export async function selectSendersBetween(
+/** The messages of a conversation in (afterId, upToId], oldest first: who sent what. */
+export async function selectMessageSenders(
   db: Executor,
   conversationId: number,
   afterId: number,
   upToId: number,
-  exceptUserId: number,
-): Promise<number[]> {
+): Promise<{ id: number; senderId: number }[]> {
   const rows = await db('messages')
-    .distinct('sender_id')
+    .select('id', 'sender_id')
     .where('conversation_id', conversationId)
     .andWhere('id', '>', afterId)
     .andWhere('id', '<=', upToId)
-    .andWhere('sender_id', '<>', exceptUserId);
-  return rows.map((r: { sender_id: number }) => Number(r.sender_id));
+    .orderBy('id');
+  return rows.map((r: { id: number; sender_id: number }) => ({
+    id: Number(r.id),
+    senderId: Number(r.sender_id),
+  }));
+}
+
+/** A user's poll cursors: they acknowledged the events in (from, to]. */
+export interface AcknowledgedRange {
+  userId: number;
+  from: Position;
+  to: Position;
+}
+
+const RANGES_PER_STATEMENT = 190; // 5 bound parameters each: under SQLite's 999
+
+/**
+ * For each range's user and each of their current conversations, the newest message whose
+ * `message.created` event lies in (from, to] and after their joining: what their poll acknowledged.
+ * One statement per chunk of users. Within one conversation event ids follow message order (senders
+ * are serialised on the conversation), so the newest event names the newest message.
+ */
+export async function selectAcknowledgedMessages(
+  db: Executor,
+  ranges: readonly AcknowledgedRange[],
+): Promise<{ userId: number; conversationId: number; messageId: number }[]> {
+  const newest: { user_id: number | string; conversation_id: number | string; id: number | string }[] = [];
+  for (const chunk of chunks(ranges, RANGES_PER_STATEMENT)) {
+    // CAST: PostgreSQL would type untyped VALUES parameters as text.
+    const values = chunk.map(() => `(${Array(5).fill('CAST(? AS BIGINT)').join(', ')})`).join(', ');
+    const result = await db.raw(
+      `WITH acked (user_id, from_tx, from_id, to_tx, to_id) AS (VALUES ${values})
+       SELECT a.user_id, e.conversation_id, MAX(e.id) AS id
+         FROM acked a
+         JOIN memberships m ON m.user_id = a.user_id AND m.left_event_id IS NULL
+         JOIN events e ON e.conversation_id = m.conversation_id AND e.id > m.joined_event_id
+        WHERE e.type = 'message.created'
+          AND (e.tx > a.from_tx OR (e.tx = a.from_tx AND e.id > a.from_id))
+          AND (e.tx < a.to_tx OR (e.tx = a.to_tx AND e.id <= a.to_id))
+        GROUP BY a.user_id, e.conversation_id`,
+      chunk.flatMap((r) => [r.userId, r.from.tx, r.from.id, r.to.tx, r.to.id]),
+    );
+    newest.push(...(Array.isArray(result) ? result : result.rows));
+  }
+  const messageOf = await selectCreatedMessageIds(
+    db,
+    newest.map((r) => Number(r.id)),
+  );
+  return newest.flatMap((r) => {
+    const messageId = messageOf.get(Number(r.id));
+    return messageId
+      ? [{ userId: Number(r.user_id), conversationId: Number(r.conversation_id), messageId }]
+      : [];
+  });
+}
+
+/** event id → the id of the message its `message.created` data names. */
+async function selectCreatedMessageIds(
+  db: Executor,
+  eventIds: readonly number[],
+): Promise<Map<number, number>> {
+  const messageOf = new Map<number, number>();
+  for (const ids of chunks([...new Set(eventIds)], IDS_PER_STATEMENT)) {
+    const events: { id: number | string; data: string }[] = await db('events')
+      .select('id', 'data')
+      .whereIn('id', ids);
+    for (const e of events) messageOf.set(Number(e.id), Number((JSON.parse(e.data) as { id: string }).id));
+  }
+  return messageOf;
+}
+
+function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
 }
