@@ -112,8 +112,14 @@ export async function hasHeldBackEvents(db: Executor): Promise<boolean> {
   return Boolean(result.rows[0]?.held);
 }
 
-const AFTER = '(e.tx > ? OR (e.tx = ? AND e.id > ?))';
-const afterArgs = (p: Position) => [p.tx, p.tx, p.id];
+/**
+ * "After this position" in SQL, and the log's order. On SQLite every tx is 0, so the id alone
+ * orders the log: one range over the primary key that the planner walks in order, instead of an OR
+ * of two index ranges and a sort (a fifth of a millisecond per read, on every send's fan-out).
+ */
+const afterSql = (db: Executor) => (isPostgres(db) ? '(e.tx > ? OR (e.tx = ? AND e.id > ?))' : 'e.id > ?');
+const afterArgs = (db: Executor, p: Position) => (isPostgres(db) ? [p.tx, p.tx, p.id] : [p.id]);
+const logOrder = (db: Executor, prefix = '') => (isPostgres(db) ? `${prefix}tx, ${prefix}id` : `${prefix}id`);
 
 /** The events one user may see after `after`: their conversations while a member, and their own. */
 export async function selectEventsForUser(
@@ -129,16 +135,16 @@ export async function selectEventsForUser(
          JOIN events e ON e.conversation_id = m.conversation_id
                       AND e.id > m.joined_event_id
                       AND (m.left_event_id IS NULL OR e.id <= m.left_event_id)
-        WHERE m.user_id = ? AND ${AFTER} ${horizon(db)}
+        WHERE m.user_id = ? AND ${afterSql(db)} ${horizon(db)}
        UNION ALL
        SELECT e.tx, e.id, e.type, e.conversation_id, e.data, e.at
          FROM event_recipients r
          JOIN events e ON e.id = r.event_id
-        WHERE r.user_id = ? AND ${AFTER} ${horizon(db)}
+        WHERE r.user_id = ? AND ${afterSql(db)} ${horizon(db)}
      ) visible
-     ORDER BY tx, id
+     ORDER BY ${logOrder(db)}
      LIMIT ?`,
-    [userId, ...afterArgs(after), userId, ...afterArgs(after), limit],
+    [userId, ...afterArgs(db, after), userId, ...afterArgs(db, after), limit],
   );
   return normalizeRows(Array.isArray(result) ? result : result.rows);
 }
@@ -147,10 +153,10 @@ export async function selectEventsForUser(
 export async function selectEventsAfter(db: Executor, after: Position, limit: number): Promise<EventRow[]> {
   const result = await db.raw(
     `SELECT e.tx, e.id, e.type, e.conversation_id, e.data, e.at FROM events e
-      WHERE ${AFTER} ${horizon(db)}
-      ORDER BY e.tx, e.id
+      WHERE ${afterSql(db)} ${horizon(db)}
+      ORDER BY ${logOrder(db, 'e.')}
       LIMIT ?`,
-    [...afterArgs(after), limit],
+    [...afterArgs(db, after), limit],
   );
   return normalizeRows(Array.isArray(result) ? result : result.rows);
 }
@@ -196,7 +202,9 @@ export async function selectRecipients(
  */
 export async function selectLogBounds(db: Executor): Promise<{ head: Position; prunedThrough: Position }> {
   const result = await db.raw(
-    `SELECT e.tx, e.id FROM events e WHERE 1 = 1 ${horizon(db)} ORDER BY e.tx DESC, e.id DESC LIMIT 1`,
+    isPostgres(db)
+      ? `SELECT e.tx, e.id FROM events e WHERE 1 = 1 ${horizon(db)} ORDER BY e.tx DESC, e.id DESC LIMIT 1`
+      : 'SELECT e.tx, e.id FROM events e ORDER BY e.id DESC LIMIT 1',
   );
   const [row] = Array.isArray(result) ? result : result.rows;
   const newest = row ? { tx: Number(row.tx), id: Number(row.id) } : ORIGIN;

@@ -3,6 +3,7 @@ import * as initial from '../../migrations/20261125120000_create_core_schema.ts'
 import * as presence from '../../migrations/20261125130000_add_presence.ts';
 import * as presenceHolds from '../../migrations/20261125140000_add_presence_holds.ts';
 import * as unreadCounters from '../../migrations/20261125150000_add_unread_counters.ts';
+import * as memberIndex from '../../migrations/20261125160000_index_memberships_by_member.ts';
 
 type Migration = Knex.Migration;
 
@@ -12,6 +13,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261125130000_add_presence': presence,
   '20261125140000_add_presence_holds': presenceHolds,
   '20261125150000_add_unread_counters': unreadCounters,
+  '20261125160000_index_memberships_by_member': memberIndex,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
