@@ -219,6 +219,8 @@ async function advanceConversation(
   const moved = await advanceEach(trx, moves);
   const done = moves.filter((m) => moved.has(m.before.membership_id));
   if (done.length === 0) return [];
+  // One read covers every member's range. It is as long as the furthest-behind mark makes it, but
+  // marks start at joining and move with each stream write or poll: usually a message or a few.
   const senders = sendersIndex(
     await selectMessageSenders(
       trx,
