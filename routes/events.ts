@@ -54,12 +54,9 @@ export const eventRoutes = [
       // is where the first connection started.
       const cursor = decodeCursor(ctx.get('Last-Event-ID') || query.cursor);
       checkConnectionCap(deps, session);
+      // The handler returns once the stream is live; the stream reports its own end to presence.
       const disconnected = deps.presence.connected(session.userId, 'stream');
-      try {
-        await serveEventStream(deps, ctx, session, cursor);
-      } finally {
-        disconnected();
-      }
+      await serveEventStream(deps, ctx, session, cursor, disconnected);
       return undefined;
     },
   }),

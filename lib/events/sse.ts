@@ -1,64 +1,138 @@
 import type { ServerResponse } from 'node:http';
 import type Koa from 'koa';
+import type { Deliveries } from '../delivery.ts';
 import type { Deps } from '../deps.ts';
 import { unauthenticated, unavailable } from '../errors.ts';
+import { takeOverResponse } from '../http/route.ts';
 import type { Session } from '../sessions.ts';
 import { readFeed, startingPoint } from './feed.ts';
 import type { Subscriber } from './hub.ts';
-import { isAfter, type Position } from './position.ts';
+import { isAfter, ORIGIN, type Position } from './position.ts';
 import type { WireEvent } from './wire.ts';
 
 // Tells EventSource how long to wait before reconnecting after a drop: short enough to feel live,
 // long enough that a restarting server is not hammered.
 const RETRY_MS = 2000;
 
+// A comment after a quiet spell keeps proxies and NATs from closing the idle connection, and a write
+// to a dead peer surfaces as an error that ends the stream. One interval per heartbeat period sweeps
+// every stream (a timer per stream costs memory for each of thousands of idle streams); sweeping four
+// times per period keeps a stream's silence between 3/4 of the period and the period.
+const SWEEPS_PER_HEARTBEAT = 4;
+
+/** The streams that share one heartbeat period, and the one interval that beats them all. */
+class HeartbeatSweep {
+  private readonly streams = new Set<SseStream>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly periodMs: number) {}
+
+  add(stream: SseStream): void {
+    this.streams.add(stream);
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      for (const s of this.streams) s.sweep();
+    }, this.periodMs / SWEEPS_PER_HEARTBEAT);
+    this.timer.unref();
+  }
+
+  /** The interval runs only while some stream needs it, so a stopped server leaves no timer behind. */
+  delete(stream: SseStream): void {
+    this.streams.delete(stream);
+    if (this.streams.size > 0) return;
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/** One sweep per period in use (specs run servers with different periods in one process). */
+const sweeps = new Map<number, HeartbeatSweep>();
+
+function heartbeatSweep(periodMs: number): HeartbeatSweep {
+  let sweep = sweeps.get(periodMs);
+  if (!sweep) {
+    sweep = new HeartbeatSweep(periodMs);
+    sweeps.set(periodMs, sweep);
+  }
+  return sweep;
+}
+
 /**
- * One SSE response. It buffers live events while the backlog is replayed, then writes live —
- * dropping anything the replay already sent, so the seam has no gap and no duplicate.
+ * One SSE response and its subscription to the hub. It subscribes before the response opens and
+ * buffers live events while the backlog is replayed, then writes live — dropping anything the
+ * replay already sent, so the seam has no gap and no duplicate.
+ *
+ * It holds only what a live stream needs (the response, the user, its limits), never the request's
+ * context: thousands of idle streams each pay for every field kept here.
  */
 class SseStream implements Subscriber {
   readonly userId: number;
   readonly sessionId: string;
-  private last: Position;
+  private last: Position = ORIGIN;
   private pending: WireEvent[] | null = [];
   private pendingBytes = 0;
+  private opened = false;
   private ended = false;
-  private readonly heartbeat: NodeJS.Timeout;
-  readonly done: Promise<void>;
-  private finish!: () => void;
+  private quietSweeps = 0;
+  /** Why the hub closed this stream before its response opened, if it did. */
+  closedBefore: 'revoked' | 'shutdown' | null = null;
+  private readonly unsubscribe: () => void;
+  private readonly heartbeat: HeartbeatSweep;
+  private readonly maxBufferedBytes: number;
+  private readonly deliveries: Deliveries;
 
   constructor(
-    private readonly res: ServerResponse,
+    deps: Deps,
     session: Session,
-    after: Position,
-    private readonly limits: { maxBufferedBytes: number; heartbeatMs: number },
+    private readonly res: ServerResponse,
+    /** Called once when the stream ends, however it ends — also when it never opened. */
+    private readonly onEnd: () => void,
   ) {
     this.userId = session.userId;
     this.sessionId = session.id;
-    this.last = after;
-    this.done = new Promise((resolve) => {
-      this.finish = resolve;
-    });
-    res.on('close', () => this.end('gone'));
-    res.on('error', () => this.end('gone'));
-    // A comment after each quiet interval keeps proxies and NATs from closing the idle connection,
-    // and a write to a dead peer surfaces as an error that ends the stream.
-    this.heartbeat = setInterval(() => this.write(':\n\n'), limits.heartbeatMs);
-    this.heartbeat.unref();
+    this.heartbeat = heartbeatSweep(deps.config.heartbeatMs);
+    this.maxBufferedBytes = deps.config.streamBufferBytes;
+    this.deliveries = deps.deliveries;
+    this.unsubscribe = deps.hub.subscribe(this);
   }
+
+  /** Sends the response head; replay and live events follow from `after`. */
+  open(after: Position): void {
+    this.last = after;
+    this.opened = true;
+    // Streams live as long as the client wants; Node's idle socket timeout must not cut them.
+    this.res.socket?.setTimeout(0);
+    this.res.socket?.setNoDelay(true);
+    this.res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache',
+      'X-Accel-Buffering': 'no',
+      Connection: 'keep-alive',
+    });
+    this.res.on('close', this.gone);
+    this.res.on('error', this.gone);
+    this.heartbeat.add(this);
+    // Events that arrived while the starting point was read count against the bound from now on.
+    if (this.overBound()) this.end('too-slow');
+  }
+
+  /** One closure serves both 'close' and 'error': the peer is gone either way. */
+  private readonly gone = (): void => this.end('gone');
 
   /** Writes a frame unless the client has fallen too far behind, in which case it is cut off. */
   write(chunk: string): void {
     if (this.ended) return;
     this.res.write(chunk);
-    this.heartbeat.refresh();
+    this.quietSweeps = 0;
     // A client that stops reading lets the socket buffer grow; past the bound it is disconnected
     // and resumes from its last event id instead of growing this process's memory.
-    if (this.res.writableLength > this.limits.maxBufferedBytes) this.end('too-slow');
+    if (this.res.writableLength > this.maxBufferedBytes) this.end('too-slow');
   }
 
-  /** Told of every event handed to the socket (delivered receipts). */
-  onSent: ((event: WireEvent) => void) | undefined;
+  /** Called by the heartbeat sweep: a stream quiet for a whole period gets a comment. */
+  sweep(): void {
+    if (++this.quietSweeps >= SWEEPS_PER_HEARTBEAT) this.write(':\n\n');
+  }
 
   send(event: WireEvent): void {
     if (event.position !== null) {
@@ -66,7 +140,8 @@ class SseStream implements Subscriber {
       this.last = event.position;
     }
     this.write(event.frame);
-    if (!this.ended) this.onSent?.(event);
+    // Handed to the socket without being cut for slowness: delivered.
+    if (!this.ended) this.deliveries.written(this.userId, event);
   }
 
   deliver(event: WireEvent): void {
@@ -78,7 +153,11 @@ class SseStream implements Subscriber {
     // Live events wait here while the replay runs; a client that stopped reading stalls the replay,
     // so what waits counts against the same bound as what the socket holds.
     this.pendingBytes += event.frame.length;
-    if (this.pendingBytes + this.res.writableLength > this.limits.maxBufferedBytes) this.end('too-slow');
+    if (this.opened && this.overBound()) this.end('too-slow');
+  }
+
+  private overBound(): boolean {
+    return this.pendingBytes + this.res.writableLength > this.maxBufferedBytes;
   }
 
   /** Replay is over: flush what arrived meanwhile, at the client's pace, then write live from now on. */
@@ -93,21 +172,31 @@ class SseStream implements Subscriber {
     this.pending = null;
   }
 
-  close(): void {
-    this.end('closed');
+  /** The session was revoked or the server is stopping. Before the response opens, the opener answers. */
+  close(reason: 'revoked' | 'shutdown'): void {
+    if (this.opened) this.end('closed');
+    else this.closedBefore = reason;
   }
 
   /**
    * A stream closed by the server (revoked session, shutdown) ends cleanly after what was written;
-   * a slow client is cut at once, dropping its queued bytes.
+   * a slow client is cut at once, dropping its queued bytes. A stream that never opened leaves the
+   * response to the request's error handling.
    */
-  private end(why: 'gone' | 'closed' | 'too-slow'): void {
+  end(why: 'gone' | 'closed' | 'too-slow' | 'unopened'): void {
     if (this.ended) return;
     this.ended = true;
-    clearInterval(this.heartbeat);
-    if (why === 'too-slow') this.res.destroy();
-    else if (!this.res.destroyed) this.res.end();
-    this.finish();
+    this.unsubscribe();
+    if (this.opened) {
+      this.heartbeat.delete(this);
+      if (why === 'too-slow') this.res.destroy();
+      else if (!this.res.destroyed) this.res.end();
+    }
+    this.onEnd();
+  }
+
+  get isOpen(): boolean {
+    return this.opened;
   }
 
   get isEnded(): boolean {
@@ -133,63 +222,46 @@ class SseStream implements Subscriber {
   }
 }
 
-/** Serves GET /events until the client leaves, the session is revoked or the server stops. */
+/**
+ * Serves GET /events: subscribes, replays the backlog and returns once the stream is live. The
+ * stream then lives on, held by the hub, the heartbeat and its socket alone, so the request's
+ * context and the middleware chain are not kept alive for as long as the client stays connected.
+ * `ended` is called once when the stream ends — or when it fails before opening, before this throws.
+ */
 export async function serveEventStream(
   deps: Deps,
   ctx: Koa.Context,
   session: Session,
   cursor: Position | undefined,
+  ended: () => void,
 ): Promise<void> {
   // Subscribe first and fix "now" before the client sees a byte: whatever commits once it has
   // the `retry:` line is after the starting point, so it is replayed or delivered live.
-  let stream: SseStream | null = null;
-  let closedBefore: 'revoked' | 'shutdown' | null = null;
-  const early: WireEvent[] = [];
-  const unsubscribe = deps.hub.subscribe({
-    userId: session.userId,
-    sessionId: session.id,
-    deliver: (event) => (stream ? stream.deliver(event) : early.push(event)),
-    close: (reason) => {
-      if (stream) stream.close();
-      else closedBefore = reason;
-    },
-  });
+  const stream = new SseStream(deps, session, ctx.res, ended);
   try {
     const { after, reset } = await startingPoint(deps.db, cursor);
-    if (closedBefore === 'revoked') throw unauthenticated('The session was revoked. Log in again.');
-    if (closedBefore === 'shutdown') throw unavailable('The server is restarting; reconnect shortly.');
-    if (ctx.req.destroyed) return;
-    ctx.respond = false;
-    // Streams live as long as the client wants; Node's idle socket timeout must not cut them.
-    ctx.req.socket.setTimeout(0);
-    ctx.req.socket.setNoDelay(true);
-    ctx.res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache',
-      'X-Accel-Buffering': 'no',
-      Connection: 'keep-alive',
-    });
-    const live = new SseStream(ctx.res, session, after, {
-      maxBufferedBytes: deps.config.streamBufferBytes,
-      heartbeatMs: deps.config.heartbeatMs,
-    });
-    live.onSent = (event) => deps.deliveries.written(session.userId, event);
-    stream = live;
-    for (const event of early) live.deliver(event);
-    live.write(`retry: ${RETRY_MS}\n\n`);
+    if (stream.closedBefore === 'revoked') throw unauthenticated('The session was revoked. Log in again.');
+    if (stream.closedBefore === 'shutdown') throw unavailable('The server is restarting; reconnect shortly.');
+    if (ctx.req.destroyed) {
+      stream.end('unopened');
+      return;
+    }
+    takeOverResponse(ctx);
+    stream.open(after);
+    stream.write(`retry: ${RETRY_MS}\n\n`);
     // The reset carries the new starting point as its id: a client that reconnects from it goes on from there.
-    if (reset) live.write(reset.frame);
-    await replay(deps, live, session.userId, after);
-    await live.goLive();
+    if (reset) stream.write(reset.frame);
+    await replay(deps, stream, session.userId, after);
+    await stream.goLive();
     // A comment marks "caught up and live", and makes curl and proxies show the stream at once.
-    live.write(': live\n\n');
-    await live.done;
+    stream.write(': live\n\n');
   } catch (err) {
-    if (!stream) throw err;
+    if (!stream.isOpen) {
+      stream.end('unopened');
+      throw err;
+    }
     ctx.state.log?.error({ err }, 'event stream failed');
-    stream.close();
-  } finally {
-    unsubscribe();
+    stream.end('closed');
   }
 }
 

@@ -60,3 +60,20 @@ export const route = <
 >(
   def: Route<P, Q, B>,
 ): Route => def as unknown as Route;
+
+/**
+ * For a handler that answers on its own and leaves the response open after it returns (SSE): Koa
+ * stops responding for it, and lets go of the request's context.
+ *
+ * Koa holds each context until its response finishes, only to hand a late socket error to
+ * ctx.onerror — which, once the headers are out, can do nothing but emit it to the silent app. For
+ * a stream open for hours, that hold keeps the context, its state and Koa's listeners alive for
+ * hours (about 5 KiB per idle stream). Koa learns of the finish through `on-finished`, which takes an
+ * 'end' event on the message as finished; a ServerResponse never emits one itself and nothing else
+ * listens for it, so emitting it releases Koa's hold without touching the socket. The caller owns the
+ * response from here: its errors, its end, and its log line (lib/http/request-log.ts waits for it).
+ */
+export function takeOverResponse(ctx: Koa.Context): void {
+  ctx.respond = false;
+  ctx.res.emit('end');
+}
