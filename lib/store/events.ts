@@ -201,25 +201,25 @@ export async function selectRecipients(
  * cursor that means "now" — and `prunedThrough`, how far retention removed events.
  */
 export async function selectLogBounds(db: Executor): Promise<{ head: Position; prunedThrough: Position }> {
+  const newest = isPostgres(db)
+    ? `SELECT e.tx, e.id FROM events e WHERE 1 = 1 ${horizon(db)} ORDER BY e.tx DESC, e.id DESC LIMIT 1`
+    : 'SELECT e.tx, e.id FROM events e ORDER BY e.id DESC LIMIT 1';
+  // One statement for both ends: every poll and stream opening asks.
   const result = await db.raw(
-    isPostgres(db)
-      ? `SELECT e.tx, e.id FROM events e WHERE 1 = 1 ${horizon(db)} ORDER BY e.tx DESC, e.id DESC LIMIT 1`
-      : 'SELECT e.tx, e.id FROM events e ORDER BY e.id DESC LIMIT 1',
+    `SELECT n.tx, n.id, p.tx AS pruned_tx, p.id AS pruned_id
+       FROM (SELECT 1 AS one) start
+       LEFT JOIN (${newest}) n ON 1 = 1
+       LEFT JOIN log_state p ON p.key = 'pruned_through'`,
   );
   const [row] = Array.isArray(result) ? result : result.rows;
-  const newest = row ? { tx: Number(row.tx), id: Number(row.id) } : ORIGIN;
-  const prunedThrough = await selectPrunedThrough(db);
-  return { head: latest(newest, prunedThrough), prunedThrough };
+  const prunedThrough =
+    row.pruned_id === null ? ORIGIN : { tx: Number(row.pruned_tx), id: Number(row.pruned_id) };
+  const head = row.id === null ? ORIGIN : { tx: Number(row.tx), id: Number(row.id) };
+  return { head: latest(head, prunedThrough), prunedThrough };
 }
 
 export async function selectHeadPosition(db: Executor): Promise<Position> {
   return (await selectLogBounds(db)).head;
-}
-
-/** The newest position that retention removed: a cursor before it may have missed events. */
-export async function selectPrunedThrough(db: Executor): Promise<Position> {
-  const row = await db('log_state').where({ key: 'pruned_through' }).first('tx', 'id');
-  return row ? { tx: Number(row.tx), id: Number(row.id) } : ORIGIN;
 }
 
 /** Deletes events older than `beforeIso`, remembering how far the log was pruned. */
