@@ -7,6 +7,7 @@ import type { Conversation, Message } from './schemas.ts';
 import {
   addMessageToConversation,
   type ConversationRow,
+  type ConversationView,
   directKey,
   forgetMessage,
   insertConversation,
@@ -15,7 +16,6 @@ import {
   selectDirectConversation,
   selectMembership,
   selectParticipants,
-  selectUnreadCounts,
 } from './store/conversations.ts';
 import type { Executor } from './store/db.ts';
 import { selectHeadPosition } from './store/events.ts';
@@ -27,7 +27,6 @@ import {
   selectLastMessageId,
   selectMessage,
   selectMessageByClientId,
-  selectMessagesVisibleTo,
 } from './store/messages.ts';
 import { selectUsersByIds } from './store/users.ts';
 import { nowIso } from './time.ts';
@@ -45,48 +44,46 @@ export const presentMessage = (m: MessageRow): MessageJson => ({
   editedAt: m.edited_at,
 });
 
-/** Builds the public shape of several conversations for one user with a fixed number of queries. */
-async function presentConversations(
-  db: Executor,
-  userId: number,
-  rows: ConversationRow[],
-): Promise<ConversationJson[]> {
-  const ids = rows.map((r) => r.id);
-  const lastIds = rows.flatMap((r) => (r.last_message_id ? [r.last_message_id] : []));
-  // One after another: `db` is usually a transaction, whose one connection runs one query at a
-  // time anyway (pg deprecates queuing them concurrently on one client).
-  const participants = await selectParticipants(db, ids);
-  const unread = await selectUnreadCounts(db, userId, ids);
-  // Per user: a newcomer must not see the message that was newest before they joined.
-  const lastMessages = await selectMessagesVisibleTo(db, userId, lastIds);
+/** Builds the public shape of members' views of conversations, with one more query for them all. */
+async function presentConversations(db: Executor, views: ConversationView[]): Promise<ConversationJson[]> {
+  const participants = await selectParticipants(
+    db,
+    views.map((v) => v.id),
+  );
   const byConversation = new Map<number, typeof participants>();
   for (const p of participants) {
     const list = byConversation.get(p.conversation_id);
     if (list) list.push(p);
     else byConversation.set(p.conversation_id, [p]);
   }
-  const messageById = new Map(lastMessages.map((m) => [m.id, m]));
-  return rows.map((r) => {
-    const last = r.last_message_id ? messageById.get(r.last_message_id) : undefined;
-    return {
-      id: String(r.id),
-      type: r.type,
-      title: r.title,
-      participants: (byConversation.get(r.id) ?? []).map((p) => ({
-        id: String(p.id),
-        username: p.username,
-        displayName: p.display_name,
-        avatarUrl: p.avatar_url,
-        role: p.role,
-      })),
-      createdBy: String(r.created_by),
-      createdAt: r.created_at,
-      updatedAt: r.updated_at,
-      lastMessage: last ? presentMessage(last) : null,
-      unreadCount: unread.get(r.id) ?? 0,
-    };
-  });
+  return views.map((v) => ({
+    id: String(v.id),
+    type: v.type,
+    title: v.title,
+    participants: (byConversation.get(v.id) ?? []).map((p) => ({
+      id: String(p.id),
+      username: p.username,
+      displayName: p.display_name,
+      avatarUrl: p.avatar_url,
+      role: p.role,
+    })),
+    createdBy: String(v.created_by),
+    createdAt: v.created_at,
+    updatedAt: v.updated_at,
+    lastMessage: v.last_id === null ? null : presentMessage(lastMessageOf(v)),
+    unreadCount: Number(v.unread_count),
+  }));
 }
+
+const lastMessageOf = (v: ConversationView): MessageRow => ({
+  id: v.last_id!,
+  conversation_id: v.id,
+  sender_id: v.last_sender_id,
+  body: v.last_body,
+  client_message_id: v.last_client_message_id,
+  created_at: v.last_created_at,
+  edited_at: v.last_edited_at,
+});
 
 /** A participant id as sent; anything that is not one of ours becomes 0, which matches no user. */
 const asUserId = (s: string): number => (/^[1-9]\d{0,14}$/.test(s) ? Number(s) : 0);
@@ -111,7 +108,8 @@ export async function createConversation(
   const key = isDirect ? directKey(callerId, others[0]!) : null;
   if (key) {
     const existing = await selectDirectConversation(deps.db, key);
-    if (existing) return { conversation: await conversationFor(deps.db, callerId, existing), created: false };
+    if (existing)
+      return { conversation: await conversationOf(deps.db, existing.id, callerId), created: false };
   }
   const at = nowIso();
   try {
@@ -129,7 +127,7 @@ export async function createConversation(
       ];
       // Members join at the event that announces the conversation: they see everything after it.
       await insertMemberships(trx, conversation.id, members, 0, 0, at);
-      const [shown] = await presentConversations(trx, callerId, [conversation]);
+      const shown = await conversationOf(trx, conversation.id, callerId);
       const eventId = await record({
         type: 'conversation.created',
         recipients: members.map((m) => m.userId),
@@ -140,25 +138,31 @@ export async function createConversation(
         .update({ joined_event_id: eventId });
       return conversation;
     });
-    return { conversation: await conversationFor(deps.db, callerId, row), created: true };
+    return { conversation: await conversationOf(deps.db, row.id, callerId), created: true };
   } catch (err) {
     // Two first messages racing for one direct conversation: the loser returns the winner's.
     if (key && isUniqueViolation(err)) {
       const existing = await selectDirectConversation(deps.db, key);
       if (existing)
-        return { conversation: await conversationFor(deps.db, callerId, existing), created: false };
+        return { conversation: await conversationOf(deps.db, existing.id, callerId), created: false };
     }
     throw err;
   }
 }
 
-export async function conversationFor(
-  db: Executor,
-  userId: number,
-  row: ConversationRow,
-): Promise<ConversationJson> {
-  const [shown] = await presentConversations(db, userId, [row]);
+/** The public shape of a member's view of a conversation. */
+export async function conversationFor(db: Executor, view: ConversationView): Promise<ConversationJson> {
+  const [shown] = await presentConversations(db, [view]);
   return shown!;
+}
+
+/** A conversation as one of its current members sees it. */
+async function conversationOf(
+  db: Executor,
+  conversationId: number,
+  userId: number,
+): Promise<ConversationJson> {
+  return conversationFor(db, await membershipOf(db, conversationId, userId));
 }
 
 /** The caller's membership, or 404 — a conversation you are not in does not exist for you. */
@@ -191,7 +195,7 @@ export async function listConversations(
     const page = rows.slice(0, opts.limit);
     const last = page.at(-1);
     return {
-      conversations: await presentConversations(trx, userId, page),
+      conversations: await presentConversations(trx, page),
       nextCursor: rows.length > opts.limit && last ? encodeListCursor(last) : null,
       eventCursor: encodeCursor(head),
     };
@@ -219,7 +223,7 @@ export async function getConversation(
       limit: opts.limit,
     });
     return {
-      conversation: await conversationFor(trx, userId, membership),
+      conversation: await conversationFor(trx, membership),
       messages: history.rows.map(presentMessage),
       hasMore: history.hasMore,
       eventCursor: encodeCursor(head),

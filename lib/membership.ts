@@ -133,10 +133,10 @@ export async function addParticipants(
       await record({
         type: 'conversation.created',
         recipients: [userId],
-        data: await conversationFor(trx, userId, fresh),
+        data: await conversationFor(trx, (await selectMembership(trx, conversationId, userId))!),
       });
     }
-    return conversationFor(trx, callerId, fresh);
+    return conversationFor(trx, fresh);
   });
 }
 
@@ -241,7 +241,7 @@ export async function changeRole(
         data: await conversationUpdate(trx, conversationId, callerId),
       });
     }
-    return conversationFor(trx, callerId, (await selectMembership(trx, conversationId, callerId))!);
+    return conversationFor(trx, (await selectMembership(trx, conversationId, callerId))!);
   });
 }
 
@@ -264,6 +264,6 @@ export async function renameConversation(
       data: await conversationUpdate(trx, conversationId, callerId),
     });
     const fresh = await selectMembership(trx, conversationId, callerId);
-    return conversationFor(trx, callerId, fresh!);
+    return conversationFor(trx, fresh!);
   });
 }

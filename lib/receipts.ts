@@ -1,7 +1,7 @@
 import type { Deps } from './deps.ts';
 import { notFound } from './errors.ts';
 import { commitWithEvents, inConversation } from './events/log.ts';
-import { resettle, selectUnreadCounts } from './store/conversations.ts';
+import { resettle, selectMembership } from './store/conversations.ts';
 import { selectMessage } from './store/messages.ts';
 import { advanceRead, type ReceiptRow, selectReceipt, selectReceipts } from './store/receipts.ts';
 
@@ -45,8 +45,8 @@ export async function markConversationRead(
       await record({ type: 'receipt.updated', conversationId, data: presentReceipt(conversationId, after) });
     }
     const now = (await selectReceipt(trx, conversationId, userId))!;
-    const unread = await selectUnreadCounts(trx, userId, [conversationId]);
-    return { ...presentReceipt(conversationId, now), unreadCount: unread.get(conversationId) ?? 0 };
+    const view = (await selectMembership(trx, conversationId, userId))!;
+    return { ...presentReceipt(conversationId, now), unreadCount: Number(view.unread_count) };
   });
 }
 

@@ -84,24 +84,59 @@ export async function insertMemberships(
   );
 }
 
-/** The caller's current membership of a conversation, with the conversation; undefined if not a member. */
-export async function selectMembership(
-  db: Executor,
-  conversationId: number,
-  userId: number,
-): Promise<(ConversationRow & MemberRow) | undefined> {
+/**
+ * A conversation as one member sees it: the conversation, their current membership, their unread
+ * count, and the newest message they may see (`last_*`, null when there is none — a newcomer does
+ * not see the message that was newest before they joined).
+ */
+export interface ConversationView extends ConversationRow, MemberRow {
+  unread_count: number;
+  last_id: number | null;
+  last_sender_id: number;
+  last_body: string;
+  last_client_message_id: string | null;
+  last_created_at: string;
+  last_edited_at: string | null;
+}
+
+/** Current memberships joined with what a member's view shows: one statement, whatever it shows. */
+function memberViews(db: Executor) {
   return db('memberships')
     .join('conversations', 'conversations.id', 'memberships.conversation_id')
-    .first([
+    .leftJoin('messages as last', function () {
+      this.on('last.id', 'conversations.last_message_id').andOn(
+        'last.id',
+        '>',
+        'memberships.visible_after_message_id',
+      );
+    })
+    .select([
       ...COLUMNS,
       'memberships.conversation_id',
       'memberships.user_id',
       'memberships.role',
       'memberships.visible_after_message_id',
       'memberships.last_read_message_id',
+      db.raw('conversations.message_count - memberships.settled_count AS unread_count'),
+      'last.id as last_id',
+      'last.sender_id as last_sender_id',
+      'last.body as last_body',
+      'last.client_message_id as last_client_message_id',
+      'last.created_at as last_created_at',
+      'last.edited_at as last_edited_at',
     ])
-    .where({ 'memberships.conversation_id': conversationId, 'memberships.user_id': userId })
     .whereNull('memberships.left_event_id');
+}
+
+/** The user's view of a conversation they are a member of now; undefined if they are not. */
+export async function selectMembership(
+  db: Executor,
+  conversationId: number,
+  userId: number,
+): Promise<ConversationView | undefined> {
+  return memberViews(db)
+    .where({ 'memberships.conversation_id': conversationId, 'memberships.user_id': userId })
+    .first();
 }
 
 /** One page of the user's conversations, most recent activity first, after the (at, id) position. */
@@ -109,12 +144,8 @@ export async function selectConversationsOf(
   db: Executor,
   userId: number,
   opts: { after: { at: string; id: number } | null; limit: number },
-): Promise<ConversationRow[]> {
-  const q = db('memberships')
-    .join('conversations', 'conversations.id', 'memberships.conversation_id')
-    .select(COLUMNS)
-    .where('memberships.user_id', userId)
-    .whereNull('memberships.left_event_id');
+): Promise<ConversationView[]> {
+  const q = memberViews(db).where('memberships.user_id', userId);
   if (opts.after) {
     const { at, id } = opts.after;
     q.andWhere((w) =>
@@ -159,26 +190,6 @@ export async function selectParticipants(
     .whereIn('memberships.conversation_id', conversationIds)
     .whereNull('memberships.left_event_id')
     .orderBy('memberships.id');
-}
-
-/**
- * Exact unread counts for one user in several conversations: others' messages after their read
- * mark. Kept as counters (message_count − settled_count), so reading them costs one index lookup
- * per conversation however many messages are unread.
- */
-export async function selectUnreadCounts(
-  db: Executor,
-  userId: number,
-  conversationIds: readonly number[],
-): Promise<Map<number, number>> {
-  if (conversationIds.length === 0) return new Map();
-  const rows: { conversation_id: number; unread: number | string }[] = await db('memberships as m')
-    .join('conversations as c', 'c.id', 'm.conversation_id')
-    .select('m.conversation_id', db.raw('c.message_count - m.settled_count AS unread'))
-    .where('m.user_id', userId)
-    .whereNull('m.left_event_id')
-    .whereIn('m.conversation_id', conversationIds);
-  return new Map(rows.map((r) => [r.conversation_id, Number(r.unread)]));
 }
 
 export async function selectMemberIds(db: Executor, conversationId: number): Promise<number[]> {

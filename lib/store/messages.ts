@@ -61,30 +61,6 @@ export async function selectMessagesByIds(db: Executor, ids: readonly number[]):
 }
 
 /**
- * Those of the given messages that the user may see: in a conversation they are in now, after
- * the point they joined it. One query for any number of ids.
- */
-export async function selectMessagesVisibleTo(
-  db: Executor,
-  userId: number,
-  ids: readonly number[],
-): Promise<MessageRow[]> {
-  if (ids.length === 0) return [];
-  return db('messages')
-    .join('memberships', function () {
-      this.on('memberships.conversation_id', 'messages.conversation_id').andOn(
-        'messages.id',
-        '>',
-        'memberships.visible_after_message_id',
-      );
-    })
-    .select(COLUMNS.map((c) => `messages.${c}`))
-    .whereIn('messages.id', ids)
-    .where('memberships.user_id', userId)
-    .whereNull('memberships.left_event_id');
-}
-
-/**
  * A page of history, oldest first. `before`/`after` are message ids; without either, the newest
  * page. Fetches one extra row to tell whether more exist in the paging direction.
  */
