@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { signUp, type TestUser } from './helpers/client.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
+import { countStatements } from './helpers/statements.ts';
 
 /**
  * `count` groups owned by `ownerId` with `memberIds`: the first member sent one message in each,
@@ -86,22 +87,9 @@ describe('GET /conversations with 500 conversations', () => {
   after(() => server.close());
 
   const countQueries = async (user: TestUser, path: string) => {
-    let queries = 0;
-    // Not the list's own work: connection set-up (`set search_path` on a fresh PostgreSQL
-    // connection), the wait for transactions still running below the event horizon, which
-    // repeats a probe while other writers are in flight, and the session check, which the node
-    // caches after a token's first request.
-    const onQuery = (q: { sql: string }) => {
-      if (!/^set |^SELECT EXISTS \(SELECT 1 FROM events|from [`"]sessions[`"]/i.test(q.sql)) queries++;
-    };
-    server.parley.deps.db.on('query', onQuery);
-    try {
-      const res = await user.api.get(path);
-      expect(res.status).to.equal(200);
-      return { queries, body: res.body };
-    } finally {
-      server.parley.deps.db.off('query', onQuery);
-    }
+    const { statements, result } = await countStatements(server.parley.deps.db, () => user.api.get(path));
+    expect(result.status).to.equal(200);
+    return { queries: statements, body: result.body };
   };
 
   it('runs the same number of queries for every page of 200 as for a list of one', async () => {

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { Api, signUp, type TestUser } from './helpers/client.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
+import { countStatements } from './helpers/statements.ts';
 
 interface Msg {
   id: string;
@@ -296,25 +297,11 @@ describe('conversations', () => {
       const conv = await group(ned, [ola], 'count');
       await send(ola, conv.id, 'hello');
       const count = async (user: TestUser) => {
-        let queries = 0;
-        // Not the list's own work: connection set-up, transaction control, and PostgreSQL's probe
-        // for events held back below the horizon, which repeats while other writers are in flight.
-        const onQuery = (q: { sql: string }) => {
-          if (
-            !/^(set |begin|commit|rollback|start transaction|SELECT EXISTS \(SELECT 1 FROM events)/i.test(
-              q.sql,
-            )
-          )
-            queries++;
-        };
-        server.parley.deps.db.on('query', onQuery);
-        try {
-          const res = await user.api.get('/conversations?limit=200');
-          expect(res.status).to.equal(200);
-          return { queries, size: res.body.conversations.length };
-        } finally {
-          server.parley.deps.db.off('query', onQuery);
-        }
+        const { statements, result } = await countStatements(server.parley.deps.db, () =>
+          user.api.get('/conversations?limit=200'),
+        );
+        expect(result.status).to.equal(200);
+        return { queries: statements, size: result.body.conversations.length };
       };
       const one = await count(ned);
       for (let i = 0; i < 6; i++) {

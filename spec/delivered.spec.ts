@@ -3,6 +3,7 @@ import type { ReceiptJson } from '../lib/receipts.ts';
 import { signUp, type TestUser } from './helpers/client.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { poll, SseReader, say } from './helpers/sse.ts';
+import { countStatements } from './helpers/statements.ts';
 
 // Delivered marks are written in batches every DELIVERY_FLUSH_MS; short here to keep specs fast.
 const FLUSH_MS = 100;
@@ -172,21 +173,11 @@ describe('writing delivered marks', () => {
    * PostgreSQL's probe for held-back events).
    */
   async function statementsToFlush(aliceStream: SseReader, receipts: number): Promise<number> {
-    let count = 0;
-    const onQuery = (q: { sql: string }) => {
-      if (
-        !/^(set |begin|commit|rollback|start transaction|SELECT EXISTS \(SELECT 1 FROM events)/i.test(q.sql)
-      )
-        count++;
-    };
-    server.parley.deps.db.on('query', onQuery);
-    try {
+    const { statements } = await countStatements(server.parley.deps.db, async () => {
       await flush();
       for (let i = 0; i < receipts; i++) await aliceStream.nextOfType('receipt.updated');
-    } finally {
-      server.parley.deps.db.off('query', onQuery);
-    }
-    return count;
+    });
+    return statements;
   }
 
   /** The receipt.updated events a user polls after `cursor`, as "userId:lastDeliveredMessageId". */

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { signUp, type TestUser } from './helpers/client.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { SseReader, say } from './helpers/sse.ts';
+import { countStatements } from './helpers/statements.ts';
 
 describe('fan-out of one event to many subscribers', () => {
   let server: TestServer;
@@ -24,26 +25,14 @@ describe('fan-out of one event to many subscribers', () => {
 
   /** Database queries from the send until every reader has the message. */
   async function queriesToDeliver(readers: SseReader[], body: string): Promise<number> {
-    let count = 0;
-    // Not the fan-out's own work: connection set-up, transaction control, and PostgreSQL's probe
-    // for events held back below the horizon, which repeats while other writers are in flight.
-    const onQuery = (q: { sql: string }) => {
-      if (
-        !/^(set |begin|commit|rollback|start transaction|SELECT EXISTS \(SELECT 1 FROM events)/i.test(q.sql)
-      )
-        count++;
-    };
-    server.parley.deps.db.on('query', onQuery);
-    try {
+    const { statements } = await countStatements(server.parley.deps.db, async () => {
       await say(users[0]!, groupId, body);
       for (const reader of readers) {
         const [event] = await reader.events(1);
         expect(event!.data.body).to.equal(body);
       }
-    } finally {
-      server.parley.deps.db.off('query', onQuery);
-    }
-    return count;
+    });
+    return statements;
   }
 
   it('costs the same database round trips for six subscribers as for one', async () => {
