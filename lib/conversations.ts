@@ -12,8 +12,10 @@ import {
   forgetMessage,
   insertConversation,
   insertMemberships,
+  type MemberRow,
   selectConversationsOf,
   selectDirectConversation,
+  selectMember,
   selectMembership,
   selectParticipants,
 } from './store/conversations.ts';
@@ -165,12 +167,20 @@ async function conversationOf(
   return conversationFor(db, await membershipOf(db, conversationId, userId));
 }
 
-/** The caller's membership, or 404 — a conversation you are not in does not exist for you. */
-async function membershipOf(db: Executor, conversationId: number, userId: number) {
-  const membership = await selectMembership(db, conversationId, userId);
+/** The caller's view of a conversation, or 404 — a conversation you are not in does not exist for you. */
+async function membershipOf(db: Executor, conversationId: number, userId: number): Promise<ConversationView> {
+  return mustBeMember(await selectMembership(db, conversationId, userId));
+}
+
+/** The caller's membership alone (cheaper than their view), or 404. */
+async function memberOf(db: Executor, conversationId: number, userId: number): Promise<MemberRow> {
+  return mustBeMember(await selectMember(db, conversationId, userId));
+}
+
+function mustBeMember<T>(found: T | undefined): T {
   // One detail for "not a member", "no such id" and "not an id at all", so nothing leaks.
-  if (!membership) throw notFound('There is no such conversation among yours.');
-  return membership;
+  if (!found) throw notFound('There is no such conversation among yours.');
+  return found;
 }
 
 const encodeListCursor = (r: ConversationRow): string =>
@@ -245,7 +255,7 @@ export async function sendMessage(
     // Everything under the conversation's lock: it orders concurrent senders, so ids, events and
     // commits agree, and a removal that committed before it wins over this send.
     return await commitWithEvents(inConversation(deps, conversationId), async (trx, record) => {
-      await membershipOf(trx, conversationId, senderId);
+      await memberOf(trx, conversationId, senderId);
       const earlier = await repeated(trx);
       if (earlier) return { message: presentMessage(earlier), created: false };
       // Read the clock under the lock too, so createdAt never runs backwards against message order.
@@ -278,7 +288,7 @@ export async function deleteMessage(
   conversationId: number,
   messageId: number,
 ): Promise<void> {
-  const membership = await membershipOf(deps.db, conversationId, userId);
+  const membership = await memberOf(deps.db, conversationId, userId);
   const message = await selectMessage(deps.db, conversationId, messageId);
   if (!message || message.id <= membership.visible_after_message_id) {
     throw notFound(`There is no message ${messageId} in conversation ${conversationId}.`);

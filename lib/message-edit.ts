@@ -2,7 +2,7 @@ import { type MessageJson, presentMessage } from './conversations.ts';
 import type { Deps } from './deps.ts';
 import { forbidden, notFound } from './errors.ts';
 import { commitWithEvents, inConversation } from './events/log.ts';
-import { selectMembership } from './store/conversations.ts';
+import { selectMember } from './store/conversations.ts';
 import { selectMessage, updateMessageBody } from './store/messages.ts';
 import { nowIso } from './time.ts';
 
@@ -16,7 +16,7 @@ export async function editMessage(
 ): Promise<MessageJson> {
   const at = nowIso();
   const row = await commitWithEvents(inConversation(deps, conversationId), async (trx, record) => {
-    const membership = await selectMembership(trx, conversationId, userId);
+    const membership = await selectMember(trx, conversationId, userId);
     if (!membership) throw notFound('There is no such conversation among yours.');
     const message = await selectMessage(trx, conversationId, messageId);
     // A message from before the caller joined does not exist for them.

@@ -1,6 +1,6 @@
 import type { Deps } from './deps.ts';
 import { notFound } from './errors.ts';
-import { selectMemberIds, selectMembership } from './store/conversations.ts';
+import { selectMember, selectMemberIds } from './store/conversations.ts';
 
 // How long a typing notice holds: clients repeat it every few seconds while the user types, and a
 // receiver clears the indicator at expiresAt if no new one came (the user stopped, or went away).
@@ -11,7 +11,7 @@ export const TYPING_TTL_MS = 6000;
  * streams and waiting polls only — no cursor, never stored, never replayed on resume.
  */
 export async function announceTyping(deps: Deps, userId: number, conversationId: number): Promise<void> {
-  if (!(await selectMembership(deps.db, conversationId, userId))) {
+  if (!(await selectMember(deps.db, conversationId, userId))) {
     throw notFound('There is no such conversation among yours.');
   }
   await deps.rateLimits.typing.take(userId);

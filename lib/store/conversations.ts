@@ -128,6 +128,18 @@ function memberViews(db: Executor) {
     .whereNull('memberships.left_event_id');
 }
 
+/** The user's current membership of a conversation alone (a primary-key lookup); undefined if none. */
+export async function selectMember(
+  db: Executor,
+  conversationId: number,
+  userId: number,
+): Promise<MemberRow | undefined> {
+  return db('memberships')
+    .first('conversation_id', 'user_id', 'role', 'visible_after_message_id', 'last_read_message_id')
+    .where({ conversation_id: conversationId, user_id: userId })
+    .whereNull('left_event_id');
+}
+
 /** The user's view of a conversation they are a member of now; undefined if they are not. */
 export async function selectMembership(
   db: Executor,
