@@ -86,6 +86,9 @@ function raise(marks: Marks, conversationId: number, userId: number, messageId: 
 const MARKS_PER_STEP = 150;
 const ACKS_PER_STEP = 150;
 
+// Users whose processed poll position is remembered (about 100 bytes each).
+const ACKED_USERS_KEPT = 100_000;
+
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
@@ -158,6 +161,16 @@ export class DeliveryRecorder implements Deliveries {
     }
   }
 
+  /**
+   * Remembers how far a user's polls were processed, most recent users last. Bounded: a user
+   * forgotten here costs one longer lookup (from the start of the log) when they poll again.
+   */
+  private rememberAcked(userId: number, position: Position): void {
+    this.acked.delete(userId);
+    this.acked.set(userId, position);
+    if (this.acked.size > ACKED_USERS_KEPT) this.acked.delete(this.acked.keys().next().value as number);
+  }
+
   /** Adds to `marks` the newest message of each conversation that the poll cursors acknowledged. */
   private async addAcknowledged(marks: Marks, acks: Map<number, Position>): Promise<void> {
     if (acks.size === 0) return;
@@ -169,7 +182,7 @@ export class DeliveryRecorder implements Deliveries {
       if (isAfter(to, head)) continue;
       const from = this.acked.get(userId) ?? ORIGIN;
       ranges.push({ userId, from, to });
-      this.acked.set(userId, latest(from, to));
+      this.rememberAcked(userId, latest(from, to));
     }
     for (let i = 0; i < ranges.length; i += ACKS_PER_STEP) {
       if (i > 0) await nextTurn();
