@@ -23,7 +23,7 @@ import type { Executor } from './store/db.ts';
 import { selectHeadPosition } from './store/events.ts';
 import {
   deleteMessageRow,
-  insertMessage,
+  insertMessageByMember,
   type MessageRow,
   selectHistory,
   selectLastMessageId,
@@ -255,18 +255,17 @@ export async function sendMessage(
     // Everything under the conversation's lock: it orders concurrent senders, so ids, events and
     // commits agree, and a removal that committed before it wins over this send.
     return await commitWithEvents(inConversation(deps, conversationId), async (trx, record) => {
-      await memberOf(trx, conversationId, senderId);
-      const earlier = await repeated(trx);
-      if (earlier) return { message: presentMessage(earlier), created: false };
+      if (clientMessageId) {
+        // Checked first: a removed member repeating an old clientMessageId gets 404, not that message.
+        await memberOf(trx, conversationId, senderId);
+        const earlier = await repeated(trx);
+        if (earlier) return { message: presentMessage(earlier), created: false };
+      }
       // Read the clock under the lock too, so createdAt never runs backwards against message order.
       const at = nowIso();
-      const row = await insertMessage(trx, {
-        conversationId,
-        senderId,
-        body: input.body,
-        clientMessageId,
-        at,
-      });
+      const row = mustBeMember(
+        await insertMessageByMember(trx, { conversationId, senderId, body: input.body, clientMessageId, at }),
+      );
       await addMessageToConversation(trx, conversationId, senderId, row.id, at);
       const message = presentMessage(row);
       await record({ type: 'message.created', conversationId, data: message });

@@ -20,20 +20,25 @@ const COLUMNS = [
   'edited_at',
 ];
 
-export async function insertMessage(
+/**
+ * Appends a message if its sender is a current member of the conversation, in one statement (the
+ * membership check rides on the insert); undefined if they are not a member.
+ */
+export async function insertMessageByMember(
   db: Executor,
   m: { conversationId: number; senderId: number; body: string; clientMessageId: string | null; at: string },
-): Promise<MessageRow> {
-  const [row] = await db('messages')
-    .insert({
-      conversation_id: m.conversationId,
-      sender_id: m.senderId,
-      body: m.body,
-      client_message_id: m.clientMessageId,
-      created_at: m.at,
-    })
-    .returning(COLUMNS);
-  return row as MessageRow;
+): Promise<MessageRow | undefined> {
+  // CASTs, not bare parameters: PostgreSQL types a SELECT list's parameters as text.
+  const result = await db.raw(
+    `INSERT INTO messages (conversation_id, sender_id, body, client_message_id, created_at)
+     SELECT CAST(? AS INTEGER), CAST(? AS INTEGER), ?, ?, ?
+      WHERE EXISTS (SELECT 1 FROM memberships
+                     WHERE conversation_id = ? AND user_id = ? AND left_event_id IS NULL)
+     RETURNING ${COLUMNS.join(', ')}`,
+    [m.conversationId, m.senderId, m.body, m.clientMessageId, m.at, m.conversationId, m.senderId],
+  );
+  const [row] = (Array.isArray(result) ? result : result.rows) as MessageRow[];
+  return row;
 }
 
 export async function selectMessageByClientId(
