@@ -37,12 +37,49 @@ describe('fan-out of one event to many subscribers', () => {
 
   it('costs the same database round trips for six subscribers as for one', async () => {
     const one = [await SseReader.live(server.url, users[1]!.token)];
+    // The first message reads the group's members; the tail keeps them until membership changes.
+    await queriesToDeliver(one, 'warm-up');
     const forOne = await queriesToDeliver(one, 'to one');
     const six = [...one];
     for (const user of users) six.push(await SseReader.live(server.url, user.token));
     const forSix = await queriesToDeliver(six, 'to six');
     for (const reader of six) reader.close();
     expect(forSix).to.equal(forOne);
+  });
+
+  it('follows membership changes made while nobody on the node was listening', async () => {
+    // The node's tail keeps each conversation's members between messages; a change it only reads
+    // past (no stream open to fan out to) must still make it read them again.
+    const [owner, leaver] = users as [TestUser, TestUser];
+    const newcomer = await signUp(server.url, 'newcomer');
+    const created = await owner.api.post('/conversations', { participantIds: [leaver.id], title: 'changes' });
+    const id = created.body.id as string;
+    const first = await SseReader.live(server.url, leaver.token);
+    await say(owner, id, 'members read');
+    expect((await first.nextOfType('message.created')).data.body).to.equal('members read');
+    first.close();
+    await first.closed;
+    // Until the server has seen every stream of this spec go, so nothing fans out the changes.
+    const hub = server.parley.deps.hub;
+    while (users.some((u) => hub.connectionsOf(Number(u.id)) > 0)) await new Promise(setImmediate);
+
+    expect((await owner.api.delete(`/conversations/${id}/participants/${leaver.id}`)).status).to.equal(204);
+    const added = await owner.api.post(`/conversations/${id}/participants`, { userIds: [newcomer.id] });
+    expect(added.status).to.equal(200);
+    const gone = await SseReader.live(server.url, leaver.token);
+    const joined = await SseReader.live(server.url, newcomer.token);
+    try {
+      await say(owner, id, 'after the changes');
+      expect((await joined.nextOfType('message.created')).data.body).to.equal('after the changes');
+      // Something for the leaver after the message: had the message reached them, it would come first.
+      const direct = await users[5]!.api.post('/conversations', { participantIds: [leaver.id] });
+      const next = await gone.nextEvent();
+      expect(next.type).to.equal('conversation.created');
+      expect(next.data.id).to.equal(direct.body.id);
+    } finally {
+      gone.close();
+      joined.close();
+    }
   });
 
   it('sends every subscriber the same bytes', async () => {

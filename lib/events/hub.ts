@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.ts';
 import {
+  type AudienceRow,
   type EventRow,
   selectAudiences,
   selectEventsAfter,
@@ -33,8 +34,20 @@ const RETRY_AFTER_FAILURE_MS = 1000;
  * batch of new events, not one per subscriber — works out who may see each event, and hands the
  * shared WireEvent to exactly those users' local subscribers.
  */
+/** Events that change who is in a conversation. */
+const MEMBERSHIP_EVENTS: ReadonlySet<string> = new Set([
+  'conversation.created',
+  'participant.added',
+  'participant.removed',
+]);
+
+// Conversations whose audiences the tail keeps between batches.
+const AUDIENCES_KEPT = 10_000;
+
 export class EventHub {
   private readonly subscribers = new Map<number, Set<Subscriber>>();
+  /** conversation → its membership periods, as of the tail (see audiencesOf). */
+  private readonly audiences = new Map<number, AudienceRow[]>();
   private tail: Position = ORIGIN;
   private draining: Promise<void> | null = null;
   private wakeAgain = false;
@@ -124,6 +137,8 @@ export class EventHub {
       this.wakeAgain = false;
       const rows = await selectEventsAfter(this.db, this.tail, TAIL_BATCH);
       if (rows.length === 0) return;
+      // Every batch, fanned out or not: an audience kept across a membership change would be wrong.
+      this.forgetChangedAudiences(rows);
       if (this.subscribers.size > 0) await this.fanOut(rows);
       const last = rows.at(-1)!;
       this.tail = { tx: last.tx, id: last.id };
@@ -132,20 +147,11 @@ export class EventHub {
   }
 
   private async fanOut(rows: EventRow[]): Promise<void> {
-    const conversationIds = [
-      ...new Set(rows.flatMap((r) => (r.conversation_id === null ? [] : [r.conversation_id]))),
-    ];
     const directIds = rows.filter((r) => r.conversation_id === null).map((r) => r.id);
-    const [audiences, recipients] = await Promise.all([
-      selectAudiences(this.db, conversationIds, Math.min(...rows.map((r) => r.id))),
+    const [membersOf, recipients] = await Promise.all([
+      this.audiencesOf(rows),
       selectRecipients(this.db, directIds),
     ]);
-    const membersOf = new Map<number, typeof audiences>();
-    for (const a of audiences) {
-      const list = membersOf.get(a.conversation_id);
-      if (list) list.push(a);
-      else membersOf.set(a.conversation_id, [a]);
-    }
     const recipientsOf = new Map<number, number[]>();
     for (const r of recipients) {
       const list = recipientsOf.get(r.event_id);
@@ -164,6 +170,44 @@ export class EventHub {
           this.deliverTo(m.user_id, event);
         }
       }
+    }
+  }
+
+  /**
+   * The membership periods of the conversations these events belong to. They are kept between
+   * batches: a conversation's change only together with a membership event in the log (created,
+   * added, removed), which this tail reads in order and which drops them (forgetChangedAudiences),
+   * so they are read again exactly then, or when the conversation is new to this node. Most
+   * batches need no audience query at all.
+   */
+  private async audiencesOf(rows: EventRow[]): Promise<Map<number, AudienceRow[]>> {
+    const missing = new Set<number>();
+    for (const r of rows) {
+      if (r.conversation_id !== null && !this.audiences.has(r.conversation_id))
+        missing.add(r.conversation_id);
+    }
+    if (missing.size > 0) {
+      const fresh = await selectAudiences(this.db, [...missing], Math.min(...rows.map((r) => r.id)));
+      for (const id of missing) this.audiences.set(id, []);
+      for (const a of fresh) this.audiences.get(a.conversation_id)!.push(a);
+      // Oldest first in a Map: forget the conversations read longest ago.
+      for (const id of this.audiences.keys()) {
+        if (this.audiences.size <= AUDIENCES_KEPT) break;
+        this.audiences.delete(id);
+      }
+    }
+    const audiences = new Map<number, AudienceRow[]>();
+    for (const r of rows) {
+      if (r.conversation_id !== null)
+        audiences.set(r.conversation_id, this.audiences.get(r.conversation_id) ?? []);
+    }
+    return audiences;
+  }
+
+  private forgetChangedAudiences(rows: EventRow[]): void {
+    for (const r of rows) {
+      if (r.conversation_id !== null && MEMBERSHIP_EVENTS.has(r.type))
+        this.audiences.delete(r.conversation_id);
     }
   }
 
