@@ -66,7 +66,10 @@ class Waiter implements Subscriber {
   }
 }
 
-const POLL_HEADERS = { 'Cache-Control': 'no-store', 'Content-Type': 'application/json; charset=utf-8' };
+const POLL_HEADERS = [
+  ['Cache-Control', 'no-store'],
+  ['Content-Type', 'application/json; charset=utf-8'],
+] as const;
 
 /** Body of a poll answer, assembled from the events' shared JSON. */
 const pollBody = (events: readonly WireEvent[], cursor: Position): string =>
@@ -102,13 +105,14 @@ export async function servePoll(
       for (const e of events) if (e.position !== null) position = e.position;
     }
     // Each answer depends on the caller and the moment: a cache must never replay one (no-store).
-    // Written straight to the response rather than through Koa's body handling: one message wakes
-    // every waiting poll, their answers leave back to back, and Koa's per-response work (MIME
-    // lookup, body type sniffing, delegated setters) lengthened that burst by a tenth.
-    ctx.set(POLL_HEADERS);
-    ctx.status = 200;
+    // Written straight to Node's response rather than through Koa's: one message wakes every
+    // waiting poll, their answers leave back to back, and Koa's per-response work (MIME lookup,
+    // body type sniffing, delegated setters) lengthened that burst by a tenth or more.
     ctx.respond = false;
-    ctx.res.end(pollBody(events, position));
+    const res = ctx.res;
+    res.statusCode = 200;
+    for (const [name, value] of POLL_HEADERS) res.setHeader(name, value);
+    res.end(pollBody(events, position));
   } finally {
     clearTimeout(timer);
     ctx.req.off('close', onClose);
