@@ -113,6 +113,9 @@ export async function servePoll(
     res.statusCode = 200;
     for (const [name, value] of POLL_HEADERS) res.setHeader(name, value);
     res.end(pollBody(events, position));
+    // One message wakes every waiting poll in the same turn: let all of them answer before any
+    // tidies up (here and up the middleware), so the last answer is not held back by the others'.
+    await new Promise(setImmediate);
   } finally {
     clearTimeout(timer);
     ctx.req.off('close', onClose);
