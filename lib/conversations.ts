@@ -3,6 +3,7 @@ import type { Deps } from './deps.ts';
 import { badRequest, forbidden, invalid, isUniqueViolation, notFound } from './errors.ts';
 import { commitWithEvents, inConversation, readConsistently } from './events/log.ts';
 import { encodeCursor } from './events/position.ts';
+import { groupBy } from './group.ts';
 import type { Conversation, Message } from './schemas.ts';
 import {
   addMessageToConversation,
@@ -16,7 +17,7 @@ import {
   selectConversationsOf,
   selectDirectConversation,
   selectMember,
-  selectMembership,
+  selectMemberView,
   selectParticipants,
 } from './store/conversations.ts';
 import type { Executor } from './store/db.ts';
@@ -52,12 +53,7 @@ async function presentConversations(db: Executor, views: ConversationView[]): Pr
     db,
     views.map((v) => v.id),
   );
-  const byConversation = new Map<number, typeof participants>();
-  for (const p of participants) {
-    const list = byConversation.get(p.conversation_id);
-    if (list) list.push(p);
-    else byConversation.set(p.conversation_id, [p]);
-  }
+  const byConversation = groupBy(participants, (p) => p.conversation_id);
   return views.map((v) => ({
     id: String(v.id),
     type: v.type,
@@ -153,23 +149,23 @@ export async function createConversation(
 }
 
 /** The public shape of a member's view of a conversation. */
-export async function conversationFor(db: Executor, view: ConversationView): Promise<ConversationJson> {
+async function conversationFor(db: Executor, view: ConversationView): Promise<ConversationJson> {
   const [shown] = await presentConversations(db, [view]);
   return shown!;
 }
 
-/** A conversation as one of its current members sees it. */
-async function conversationOf(
+/** A conversation as one of its current members sees it (404 for anyone else). */
+export async function conversationOf(
   db: Executor,
   conversationId: number,
   userId: number,
 ): Promise<ConversationJson> {
-  return conversationFor(db, await membershipOf(db, conversationId, userId));
+  return conversationFor(db, await memberViewOf(db, conversationId, userId));
 }
 
 /** The caller's view of a conversation, or 404 — a conversation you are not in does not exist for you. */
-async function membershipOf(db: Executor, conversationId: number, userId: number): Promise<ConversationView> {
-  return mustBeMember(await selectMembership(db, conversationId, userId));
+async function memberViewOf(db: Executor, conversationId: number, userId: number): Promise<ConversationView> {
+  return mustBeMember(await selectMemberView(db, conversationId, userId));
 }
 
 /** The caller's membership alone (cheaper than their view), or 404. */
@@ -225,7 +221,7 @@ export async function getConversation(
 }> {
   return readConsistently(deps.db, async (trx) => {
     const head = await selectHeadPosition(trx);
-    const membership = await membershipOf(trx, conversationId, userId);
+    const membership = await memberViewOf(trx, conversationId, userId);
     const history = await selectHistory(trx, conversationId, {
       visibleAfter: membership.visible_after_message_id,
       before: opts.before,

@@ -4,6 +4,7 @@ import type { Bus } from './events/bus.ts';
 import { commitWithEvents, inConversation } from './events/log.ts';
 import { isAfter, latest, ORIGIN, type Position } from './events/position.ts';
 import type { WireEvent } from './events/wire.ts';
+import { groupBy } from './group.ts';
 import { presentReceipt } from './receipts.ts';
 import type { Db } from './store/db.ts';
 import { type NewEvent, selectHeadPosition } from './store/events.ts';
@@ -255,12 +256,11 @@ async function advanceEach(
   trx: Knex.Transaction,
   moves: { before: ReceiptRow; to: number }[],
 ): Promise<Set<number>> {
-  const byTarget = new Map<number, number[]>();
-  for (const { before, to } of moves) {
-    const ids = byTarget.get(to);
-    if (ids) ids.push(before.membership_id);
-    else byTarget.set(to, [before.membership_id]);
-  }
+  const byTarget = groupBy(
+    moves,
+    (m) => m.to,
+    (m) => m.before.membership_id,
+  );
   const moved = new Set<number>();
   for (const [to, ids] of byTarget) {
     for (const id of await advanceDeliveredAll(trx, ids, to)) moved.add(id);
@@ -273,12 +273,11 @@ async function advanceEach(
  * "did they send anything in (from, to]" is a binary search, not a scan of the range per member.
  */
 function sendersIndex(messages: { id: number; senderId: number }[]) {
-  const idsBySender = new Map<number, number[]>();
-  for (const { id, senderId } of messages) {
-    const ids = idsBySender.get(senderId);
-    if (ids) ids.push(id);
-    else idsBySender.set(senderId, [id]);
-  }
+  const idsBySender = groupBy(
+    messages,
+    (m) => m.senderId,
+    (m) => m.id,
+  );
   return {
     /** Who sent messages in (from, to], other than `exceptUserId`. */
     between(from: number, to: number, exceptUserId: number): number[] {

@@ -1,12 +1,12 @@
 import type { Knex } from 'knex';
-import { type ConversationJson, conversationFor } from './conversations.ts';
+import { type ConversationJson, conversationOf } from './conversations.ts';
 import type { Deps } from './deps.ts';
 import { badRequest, conflict, forbidden, invalid, notFound } from './errors.ts';
 import { commitWithEvents, inConversation, type RecordEvent } from './events/log.ts';
 import {
   type ConversationRow,
   type ParticipantRow,
-  selectMembership,
+  selectMemberView,
   selectParticipants,
 } from './store/conversations.ts';
 import {
@@ -29,7 +29,7 @@ const toId = (s: string): number => (/^[1-9]\d{0,14}$/.test(s) ? Number(s) : 0);
 
 /** The caller's membership inside the transaction, or 404: a conversation you are not in does not exist for you. */
 async function callerMembership(trx: Knex.Transaction, conversationId: number, userId: number) {
-  const membership = await selectMembership(trx, conversationId, userId);
+  const membership = await selectMemberView(trx, conversationId, userId);
   if (!membership) throw notFound('There is no such conversation among yours.');
   return membership;
 }
@@ -128,15 +128,14 @@ export async function addParticipants(
         at,
       });
     }
-    const fresh = (await selectMembership(trx, conversationId, callerId))!;
     for (const userId of newcomers) {
       await record({
         type: 'conversation.created',
         recipients: [userId],
-        data: await conversationFor(trx, (await selectMembership(trx, conversationId, userId))!),
+        data: await conversationOf(trx, conversationId, userId),
       });
     }
-    return conversationFor(trx, fresh);
+    return conversationOf(trx, conversationId, callerId);
   });
 }
 
@@ -241,7 +240,7 @@ export async function changeRole(
         data: await conversationUpdate(trx, conversationId, callerId),
       });
     }
-    return conversationFor(trx, (await selectMembership(trx, conversationId, callerId))!);
+    return conversationOf(trx, conversationId, callerId);
   });
 }
 
@@ -263,7 +262,6 @@ export async function renameConversation(
       conversationId,
       data: await conversationUpdate(trx, conversationId, callerId),
     });
-    const fresh = await selectMembership(trx, conversationId, callerId);
-    return conversationFor(trx, fresh!);
+    return conversationOf(trx, conversationId, callerId);
   });
 }

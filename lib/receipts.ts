@@ -1,7 +1,7 @@
 import type { Deps } from './deps.ts';
 import { notFound } from './errors.ts';
 import { commitWithEvents, inConversation } from './events/log.ts';
-import { resettle, selectMembership } from './store/conversations.ts';
+import { resettle, selectMemberView } from './store/conversations.ts';
 import { selectMessage } from './store/messages.ts';
 import { advanceRead, type ReceiptRow, selectReceipt, selectReceipts } from './store/receipts.ts';
 
@@ -39,14 +39,12 @@ export async function markConversationRead(
     const before = await selectReceipt(trx, conversationId, userId);
     if (!before) throw notFound('There is no such conversation among yours.');
     const target = Math.min(messageId, before.last_message_id);
-    if (await advanceRead(trx, before.membership_id, target)) {
-      await resettle(trx, before.membership_id);
-      const after = (await selectReceipt(trx, conversationId, userId))!;
-      await record({ type: 'receipt.updated', conversationId, data: presentReceipt(conversationId, after) });
-    }
-    const now = (await selectReceipt(trx, conversationId, userId))!;
-    const view = (await selectMembership(trx, conversationId, userId))!;
-    return { ...presentReceipt(conversationId, now), unreadCount: Number(view.unread_count) };
+    const moved = await advanceRead(trx, before.membership_id, target);
+    if (moved) await resettle(trx, before.membership_id);
+    const now = presentReceipt(conversationId, (await selectReceipt(trx, conversationId, userId))!);
+    if (moved) await record({ type: 'receipt.updated', conversationId, data: now });
+    const view = (await selectMemberView(trx, conversationId, userId))!;
+    return { ...now, unreadCount: Number(view.unread_count) };
   });
 }
 

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { groupBy } from '../group.ts';
 import type { Db } from '../store/db.ts';
 import {
   type AudienceRow,
@@ -29,11 +30,6 @@ const TAIL_BATCH = 1000;
 // A failed read of the log (the database briefly unreachable) is tried again after this long.
 const RETRY_AFTER_FAILURE_MS = 1000;
 
-/**
- * This node's view of the event log. It tails the log once for the whole node — one read per
- * batch of new events, not one per subscriber — works out who may see each event, and hands the
- * shared WireEvent to exactly those users' local subscribers.
- */
 /** Events that change who is in a conversation. */
 const MEMBERSHIP_EVENTS: ReadonlySet<string> = new Set([
   'conversation.created',
@@ -44,6 +40,11 @@ const MEMBERSHIP_EVENTS: ReadonlySet<string> = new Set([
 // Conversations whose audiences the tail keeps between batches.
 const AUDIENCES_KEPT = 10_000;
 
+/**
+ * This node's view of the event log. It tails the log once for the whole node — one read per
+ * batch of new events, not one per subscriber — works out who may see each event, and hands the
+ * shared WireEvent to exactly those users' local subscribers.
+ */
 export class EventHub {
   private readonly subscribers = new Map<number, Set<Subscriber>>();
   /** conversation → its membership periods, as of the tail (see audiencesOf). */
@@ -152,12 +153,11 @@ export class EventHub {
       this.audiencesOf(rows),
       selectRecipients(this.db, directIds),
     ]);
-    const recipientsOf = new Map<number, number[]>();
-    for (const r of recipients) {
-      const list = recipientsOf.get(r.event_id);
-      if (list) list.push(r.user_id);
-      else recipientsOf.set(r.event_id, [r.user_id]);
-    }
+    const recipientsOf = groupBy(
+      recipients,
+      (r) => r.event_id,
+      (r) => r.user_id,
+    );
     for (const row of rows) {
       const event = WireEvent.fromRow(row);
       if (row.conversation_id === null) {
@@ -187,9 +187,11 @@ export class EventHub {
         missing.add(r.conversation_id);
     }
     if (missing.size > 0) {
-      const fresh = await selectAudiences(this.db, [...missing], Math.min(...rows.map((r) => r.id)));
-      for (const id of missing) this.audiences.set(id, []);
-      for (const a of fresh) this.audiences.get(a.conversation_id)!.push(a);
+      const fresh = groupBy(
+        await selectAudiences(this.db, [...missing], Math.min(...rows.map((r) => r.id))),
+        (a) => a.conversation_id,
+      );
+      for (const id of missing) this.audiences.set(id, fresh.get(id) ?? []);
       // Oldest first in a Map: forget the conversations read longest ago.
       for (const id of this.audiences.keys()) {
         if (this.audiences.size <= AUDIENCES_KEPT) break;

@@ -141,7 +141,7 @@ export async function selectMember(
 }
 
 /** The user's view of a conversation they are a member of now; undefined if they are not. */
-export async function selectMembership(
+export async function selectMemberView(
   db: Executor,
   conversationId: number,
   userId: number,

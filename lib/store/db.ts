@@ -126,3 +126,6 @@ async function createSchema(db: Db, schema: string): Promise<void> {
 }
 
 export const isPostgres = (db: Executor): boolean => db.client.config.client === 'pg';
+
+/** The rows of a `db.raw` result: better-sqlite3 returns them as they are, pg inside a result object. */
+export const rowsOf = <T>(result: T[] | { rows: T[] }): T[] => (Array.isArray(result) ? result : result.rows);

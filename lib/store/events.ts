@@ -1,5 +1,5 @@
 import { latest, ORIGIN, type Position } from '../events/position.ts';
-import { type Db, type Executor, isPostgres } from './db.ts';
+import { type Db, type Executor, isPostgres, rowsOf } from './db.ts';
 
 /** Every kind of event the log holds. A closed union, so user input never reaches an `event:` line. */
 export type LoggedEventType =
@@ -31,13 +31,8 @@ export interface EventRow {
 const RECIPIENT_CHUNK = 400; // rows per INSERT: stays under SQLite's 999 bound parameters
 
 export async function insertEvent(db: Executor, event: NewEvent, at: string): Promise<number> {
-  const conversationId = 'conversationId' in event ? event.conversationId : null;
-  const [row] = await db('events')
-    .insert({ type: event.type, conversation_id: conversationId, data: JSON.stringify(event.data), at })
-    .returning('id');
-  const id = Number((row as { id: number | string }).id);
-  await insertRecipients(db, recipientRows(event, id));
-  return id;
+  const [id] = await insertEvents(db, [event], at);
+  return id!;
 }
 
 const EVENT_CHUNK = 200; // rows per INSERT: 4 parameters each, under SQLite's 999
@@ -146,7 +141,7 @@ export async function selectEventsForUser(
      LIMIT ?`,
     [userId, ...afterArgs(db, after), userId, ...afterArgs(db, after), limit],
   );
-  return normalizeRows(Array.isArray(result) ? result : result.rows);
+  return normalizeRows(rowsOf(result));
 }
 
 /** All events after `after`, for the node's log tail that fans them out. */
@@ -158,7 +153,7 @@ export async function selectEventsAfter(db: Executor, after: Position, limit: nu
       LIMIT ?`,
     [...afterArgs(db, after), limit],
   );
-  return normalizeRows(Array.isArray(result) ? result : result.rows);
+  return normalizeRows(rowsOf(result));
 }
 
 export interface AudienceRow {
@@ -211,7 +206,9 @@ export async function selectLogBounds(db: Executor): Promise<{ head: Position; p
        LEFT JOIN (${newest}) n ON 1 = 1
        LEFT JOIN log_state p ON p.key = 'pruned_through'`,
   );
-  const [row] = Array.isArray(result) ? result : result.rows;
+  type Bounds = Record<'tx' | 'id' | 'pruned_tx' | 'pruned_id', number | string | null>;
+  // Always one row: the bounds are joined onto a one-row select.
+  const [row] = rowsOf<Bounds>(result) as [Bounds];
   const prunedThrough =
     row.pruned_id === null ? ORIGIN : { tx: Number(row.pruned_tx), id: Number(row.pruned_id) };
   const head = row.id === null ? ORIGIN : { tx: Number(row.tx), id: Number(row.id) };

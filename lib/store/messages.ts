@@ -1,4 +1,4 @@
-import type { Executor } from './db.ts';
+import { type Executor, rowsOf } from './db.ts';
 
 export interface MessageRow {
   id: number;
@@ -37,7 +37,7 @@ export async function insertMessageByMember(
      RETURNING ${COLUMNS.join(', ')}`,
     [m.conversationId, m.senderId, m.body, m.clientMessageId, m.at, m.conversationId, m.senderId],
   );
-  const [row] = (Array.isArray(result) ? result : result.rows) as MessageRow[];
+  const [row] = rowsOf<MessageRow>(result);
   return row;
 }
 

@@ -1,5 +1,5 @@
 import type { Position } from '../events/position.ts';
-import type { Executor } from './db.ts';
+import { type Executor, rowsOf } from './db.ts';
 
 export interface ReceiptRow {
   membership_id: number;
@@ -177,7 +177,7 @@ export async function selectAcknowledgedMessages(
         GROUP BY a.user_id, e.conversation_id`,
       chunk.flatMap((r) => [r.userId, r.from.tx, r.from.id, r.to.tx, r.to.id]),
     );
-    newest.push(...(Array.isArray(result) ? result : result.rows));
+    newest.push(...rowsOf<(typeof newest)[number]>(result));
   }
   const messageOf = await selectCreatedMessageIds(
     db,
