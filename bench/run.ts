@@ -3,24 +3,31 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from './lib/procs.ts';
-import { latencySvg, markdownTable, ratioOf, textTable, verdict } from './lib/report.ts';
+import { combineRuns, latencySvg, markdownTable, ratioOf, textTable, verdict } from './lib/report.ts';
 import { removeDbs } from './lib/seed.ts';
 import { percentiles, round } from './lib/stats.ts';
 import type { BenchContext, Row, ScenarioResult } from './lib/types.ts';
 import { catchUp } from './scenarios/catch-up.ts';
+import { cluster } from './scenarios/cluster.ts';
+import { e2ee } from './scenarios/e2ee.ts';
 import { fanOut } from './scenarios/fan-out.ts';
 import { history } from './scenarios/history.ts';
 import { longPoll } from './scenarios/long-poll.ts';
+import { oneToOne } from './scenarios/one-to-one.ts';
+import { presenceStorm } from './scenarios/presence-storm.ts';
+import { push } from './scenarios/push.ts';
 import { send } from './scenarios/send.ts';
 import { start } from './scenarios/start.ts';
 import { streams } from './scenarios/streams.ts';
 
 /**
- * `npm run bench [-- --quick] [--only send,fan-out] [--profile send] [--out dir]`
+ * `npm run bench [-- --quick] [--only send,fan-out] [--runs 5] [--profile send] [--out dir]`
  *
  * Every scenario runs Parley and its floor in separate processes, one after the other, driven by
  * separate load processes; the table compares them from the same run. Goals are reported, not
- * asserted: the exit code says whether the harness worked.
+ * asserted: the exit code says whether the harness worked. `--runs N` runs the whole selection N
+ * times over (every scenario once, then again, so a slow spell of the machine touches them alike)
+ * and reports per row the medians, the median ratio and the ratios' min–max.
  */
 const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> = {
   send,
@@ -30,6 +37,11 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> 
   history,
   'catch-up': catchUp,
   start,
+  'one-to-one': oneToOne,
+  'presence-storm': presenceStorm,
+  cluster,
+  push,
+  e2ee,
 };
 
 const { values } = parseArgs({
@@ -38,9 +50,13 @@ const { values } = parseArgs({
     only: { type: 'string' },
     profile: { type: 'string' },
     out: { type: 'string' },
+    runs: { type: 'string', default: '1' },
   },
 });
 const quick = values.quick ?? false;
+const runs = Number(values.runs);
+if (!Number.isInteger(runs) || runs < 1)
+  throw new Error(`--runs wants a whole number ≥ 1, not ${values.runs}`);
 const names = values.only ? values.only.split(',') : Object.keys(SCENARIOS);
 for (const n of names)
   if (!SCENARIOS[n]) throw new Error(`unknown scenario ${n}; know ${Object.keys(SCENARIOS).join(', ')}`);
@@ -67,10 +83,14 @@ const machine = {
 };
 ctx.log(`${quick ? 'quick' : 'full'} run on ${machine.cpu} × ${machine.cores}, Node ${machine.node}`);
 
-const rows: Row[] = [];
+/** Each run's rows; the table combines them (one run: its rows as they are). */
+const runRows: Row[][] = [];
+const combined = (): Row[] => (runs === 1 ? (runRows[0] ?? []) : combineRuns(runRows));
 const details: Record<string, unknown> = {};
 const distributions: NonNullable<ScenarioResult['distributions']> = {};
 const failures: string[] = [];
+/** Scenarios that could not run here, with the reason (one line each). */
+const skipped: Record<string, string> = {};
 const stamp = startedAt
   .toISOString()
   .replace(/[:]/g, '-')
@@ -88,8 +108,10 @@ function writeResults(done: string[]): void {
         quick,
         machine,
         scenarios: done,
+        runs,
         failures,
-        rows: rows.map((r) => ({ ...r, ratio: ratioOf(r), met: verdict(r) })),
+        skipped,
+        rows: combined().map((r) => ({ ...r, ratio: ratioOf(r), met: verdict(r) })),
         // Latency distributions at every whole percentile (ms).
         distributions: Object.fromEntries(
           Object.entries(distributions).map(([k, d]) => [
@@ -103,7 +125,7 @@ function writeResults(done: string[]): void {
       2,
     )}\n`,
   );
-  writeFileSync(join(outDir, `${stamp}${quick ? '-quick' : ''}.md`), `${markdownTable(rows)}\n`);
+  writeFileSync(join(outDir, `${stamp}${quick ? '-quick' : ''}.md`), `${markdownTable(combined())}\n`);
   const panels = Object.entries(distributions).map(([k, d]) => ({
     title: k === 'fan-out' ? 'fan-out: send → receive over SSE' : 'long-poll: send → wake',
     ...d,
@@ -115,27 +137,38 @@ function writeResults(done: string[]): void {
 }
 
 const done: string[] = [];
-for (const name of names) {
-  const t0 = Date.now();
-  ctx.log(`${name}…`);
-  try {
-    const result = await SCENARIOS[name]!(ctx);
-    rows.push(...result.rows);
-    Object.assign(distributions, result.distributions ?? {});
-    details[name] = { ...result.details, seconds: (Date.now() - t0) / 1000 };
-  } catch (err) {
-    failures.push(name);
-    ctx.log(`${name} FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    details[name] = { error: String(err) };
-  } finally {
-    removeDbs();
+for (let run = 1; run <= runs; run++) {
+  const rows: Row[] = [];
+  runRows.push(rows);
+  for (const name of names) {
+    const t0 = Date.now();
+    const label = runs === 1 ? name : `${name} (run ${run} of ${runs})`;
+    ctx.log(`${label}…`);
+    try {
+      const result = await SCENARIOS[name]!(ctx);
+      if (result.skipped) {
+        skipped[name] = result.skipped;
+        ctx.log(`${name} skipped: ${result.skipped}`);
+      }
+      rows.push(...result.rows);
+      // The chart shows the last run's distributions.
+      Object.assign(distributions, result.distributions ?? {});
+      details[label] = { ...result.details, seconds: (Date.now() - t0) / 1000 };
+    } catch (err) {
+      failures.push(label);
+      ctx.log(`${label} FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      details[label] = { error: String(err) };
+    } finally {
+      removeDbs();
+    }
+    done.push(label);
+    writeResults(done);
+    ctx.log(`${label} done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   }
-  done.push(name);
-  writeResults(done);
-  ctx.log(`${name} done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 }
 
-process.stdout.write(`\n${textTable(rows)}\n\n`);
+process.stdout.write(`\n${textTable(combined())}\n\n`);
+for (const [name, reason] of Object.entries(skipped)) process.stdout.write(`${name}: skipped — ${reason}\n`);
 ctx.log(`results in ${file}`);
 if (failures.length) {
   ctx.log(`scenarios that failed to run: ${failures.join(', ')}`);

@@ -2,17 +2,24 @@ import cors from '@koa/cors';
 import Koa from 'koa';
 import helmet from 'koa-helmet';
 import { authRoutes } from '../routes/auth.ts';
+import { commitRoutes } from '../routes/commits.ts';
 import { conversationRoutes } from '../routes/conversations.ts';
+import { deviceRoutes } from '../routes/devices.ts';
 import { eventRoutes } from '../routes/events.ts';
-import { messageEditRoutes } from '../routes/message-edits.ts';
+import { keyRoutes } from '../routes/keys.ts';
+import { messageRoutes } from '../routes/messages.ts';
+import { metricsRoutes } from '../routes/metrics.ts';
 import { operationRoutes } from '../routes/operations.ts';
 import { participantRoutes } from '../routes/participants.ts';
+import { pushRoutes } from '../routes/push.ts';
 import { receiptRoutes } from '../routes/receipts.ts';
+import { streamTicketRoutes } from '../routes/stream-tickets.ts';
 import { typingRoutes } from '../routes/typing.ts';
 import { userRoutes } from '../routes/users.ts';
 import type { Deps } from './deps.ts';
+import { API_DIRECTIVES } from './http/content-security.ts';
 import { buildOpenApi } from './http/openapi.ts';
-import { problemHandler } from './http/problems.ts';
+import { problemHandler } from './http/problem-handler.ts';
 import { requestLogger } from './http/request-log.ts';
 import type { Route } from './http/route.ts';
 import { buildRouter } from './http/router.ts';
@@ -20,12 +27,18 @@ import { buildRouter } from './http/router.ts';
 export const ROUTES: readonly Route[] = [
   ...authRoutes,
   ...userRoutes,
+  ...deviceRoutes,
+  ...keyRoutes,
+  ...pushRoutes,
   ...conversationRoutes,
   ...participantRoutes,
-  ...messageEditRoutes,
+  ...messageRoutes,
+  ...commitRoutes,
   ...receiptRoutes,
   ...typingRoutes,
   ...eventRoutes,
+  ...streamTicketRoutes,
+  ...metricsRoutes,
   ...operationRoutes,
 ];
 
@@ -37,10 +50,13 @@ export function createApp(deps: Omit<Deps, 'openapi'>, version: string): Koa {
   // The logger wraps the problem handler so its line shows the status the client really got.
   app.use(requestLogger(deps.log));
   app.use(problemHandler());
+  if (deps.metrics) app.use(deps.metrics.httpTimer);
   app.use(
     helmet({
-      // The /docs page loads Swagger UI from its CDN; everything else is JSON.
-      contentSecurityPolicy: false,
+      // Not helmet's defaults, which allow styles and fonts from any https host and upgrade
+      // requests to https (breaking plain-http hosts): the strict policy of
+      // lib/http/content-security.ts, which /docs replaces with the one its page needs.
+      contentSecurityPolicy: { useDefaults: false, directives: API_DIRECTIVES },
       crossOriginEmbedderPolicy: false,
     }),
   );

@@ -19,6 +19,8 @@ export interface Config {
   /** How long a node trusts a session it checked before reading its row again (0: every request). */
   sessionCacheMs: number;
   cookieSecure: boolean;
+  /** The session cookie's SameSite: `none` lets a browser app on another site use the cookie. */
+  cookieSameSite: 'lax' | 'strict' | 'none';
   corsOrigins: string[];
   trustProxy: boolean;
   logLevel: string;
@@ -37,6 +39,12 @@ export interface Config {
     registrations: { points: number; windowSeconds: number };
     messages: { points: number; windowSeconds: number };
     typing: { points: number; windowSeconds: number };
+    /** Users named in key package claims, per caller (each named user costs one point). */
+    keyPackageClaims: { points: number; windowSeconds: number };
+    /** Groups created per user. */
+    groups: { points: number; windowSeconds: number };
+    /** Users named when creating a group or adding members, per caller (one point each). */
+    memberAdds: { points: number; windowSeconds: number };
   };
   /** Most current members a group may have. */
   maxGroupMembers: number;
@@ -48,6 +56,32 @@ export interface Config {
   presenceGraceMs: number;
   /** How often delivered marks are written, in one batch; 0 turns delivered tracking off. */
   deliveryFlushMs: number;
+  /** Offline notifications (lib/push/): see README "Offline notifications". */
+  push: {
+    /** Whether this deployment sends offline notifications at all (no dispatcher, no liveness writes when off). */
+    enabled: boolean;
+    /** VAPID key pair (base64url); null: generated on first start and kept in DATA_DIR. */
+    vapidPublicKey: string | null;
+    vapidPrivateKey: string | null;
+    /** Who runs this server, for push services to contact (`mailto:` or `https:` URL). */
+    vapidSubject: string;
+    /** The Matrix Push Gateway URLs a device may name. */
+    gateways: string[];
+    /** Lifts the https-only and public-address rules for endpoints (tests, private push services). */
+    allowPrivateEndpoints: boolean;
+    /** Whether notifications carry a preview of the message. */
+    previews: boolean;
+    /** Pushes in flight at once per node. */
+    concurrency: number;
+    /** Pushes in flight at once per node to one push service (origin), so a slow one holds only these. */
+    originConcurrency: number;
+    /** Pushes one device gets per window at most; the rest wait for the next, newest per conversation. */
+    deviceLimit: number;
+    deviceWindowMs: number;
+    timeoutMs: number;
+  };
+  /** The bearer token GET /metrics wants; null: /metrics is off (404). */
+  metricsToken: string | null;
 }
 
 const DAY_MS = 86_400_000;
@@ -66,6 +100,7 @@ const envSchema = z.object({
   SESSION_TTL_DAYS: positiveInt.default(30),
   SESSION_CACHE_SECONDS: z.coerce.number().min(0).default(10),
   COOKIE_SECURE: boolean.default(false),
+  COOKIE_SAMESITE: z.enum(['lax', 'strict', 'none']).default('lax'),
   CORS_ORIGINS: z.string().default(''),
   TRUST_PROXY: boolean.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -86,12 +121,62 @@ const envSchema = z.object({
   MESSAGE_WINDOW_SECONDS: positiveInt.default(10),
   TYPING_PER_WINDOW: z.coerce.number().int().min(0).default(20),
   TYPING_WINDOW_SECONDS: positiveInt.default(10),
+  KEY_PACKAGE_CLAIMS_PER_WINDOW: z.coerce.number().int().min(0).default(100),
+  KEY_PACKAGE_CLAIM_WINDOW_SECONDS: positiveInt.default(60),
+  GROUPS_PER_WINDOW: z.coerce.number().int().min(0).default(20),
+  GROUP_WINDOW_SECONDS: positiveInt.default(600),
+  MEMBER_ADDS_PER_WINDOW: z.coerce.number().int().min(0).default(5000),
+  MEMBER_ADD_WINDOW_SECONDS: positiveInt.default(3600),
   MAX_GROUP_MEMBERS: positiveInt.default(1000),
   PRESENCE_ENABLED: boolean.default(true),
   PRESENCE_WINDOW_MS: positiveInt.default(40_000),
   PRESENCE_GRACE_MS: positiveInt.default(5_000),
   DELIVERY_FLUSH_MS: z.coerce.number().int().min(0).default(1_000),
+  VAPID_PUBLIC_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{80,100}$/, 'must be a base64url P-256 public key')
+    .optional(),
+  VAPID_PRIVATE_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{40,50}$/, 'must be a base64url P-256 private key')
+    .optional(),
+  VAPID_SUBJECT: z
+    .string()
+    .regex(/^(mailto:|https:\/\/)/, 'must be a mailto: or https: URL')
+    .default('mailto:parley@localhost'),
+  PUSH_ENABLED: boolean.default(true),
+  PUSH_GATEWAYS: z.string().default(''),
+  PUSH_ALLOW_PRIVATE_ENDPOINTS: boolean.default(false),
+  PUSH_PREVIEWS: boolean.default(true),
+  PUSH_CONCURRENCY: positiveInt.max(1000).default(50),
+  PUSH_ORIGIN_CONCURRENCY: positiveInt.max(1000).default(32),
+  PUSH_DEVICE_LIMIT: positiveInt.max(1000).default(20),
+  PUSH_DEVICE_WINDOW_MS: positiveInt.max(86_400_000).default(60_000),
+  PUSH_TIMEOUT_MS: positiveInt.min(100).max(60_000).default(10_000),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 });
+
+/** Rules that tie settings together. */
+const checkedEnvSchema = envSchema.superRefine((e, ctx) => {
+  // Browsers drop a SameSite=None cookie that is not also Secure.
+  if (e.COOKIE_SAMESITE === 'none' && !e.COOKIE_SECURE) {
+    ctx.addIssue({ code: 'custom', path: ['COOKIE_SAMESITE'], message: 'none requires COOKIE_SECURE=true' });
+  }
+});
+
+/** Every setting with its default (undefined: none) and, for a choice, its values: `parley --help`. */
+export function describeSettings(): { name: string; default: unknown; values?: readonly string[] }[] {
+  return Object.entries(envSchema.shape).map(([name, schema]) => {
+    const def = (schema as z.ZodType)._zod.def as {
+      type: string;
+      defaultValue?: unknown;
+      innerType?: z.ZodType;
+    };
+    const inner = def.type === 'default' || def.type === 'optional' ? def.innerType : (schema as z.ZodType);
+    const options = (inner as { options?: readonly string[] } | undefined)?.options;
+    return { name, default: def.type === 'default' ? def.defaultValue : undefined, values: options };
+  });
+}
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -99,7 +184,7 @@ export class ConfigError extends Error {
 
 /** Reads the environment into a frozen Config, reporting every problem at once. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(env);
+  const parsed = checkedEnvSchema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
@@ -114,6 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionTtlMs: e.SESSION_TTL_DAYS * DAY_MS,
     sessionCacheMs: e.SESSION_CACHE_SECONDS * 1000,
     cookieSecure: e.COOKIE_SECURE,
+    cookieSameSite: e.COOKIE_SAMESITE,
     corsOrigins: e.CORS_ORIGINS.split(',')
       .map((o) => o.trim())
       .filter(Boolean),
@@ -139,12 +225,35 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       registrations: { points: e.REGISTRATIONS_PER_WINDOW, windowSeconds: e.REGISTRATION_WINDOW_SECONDS },
       messages: { points: e.MESSAGES_PER_WINDOW, windowSeconds: e.MESSAGE_WINDOW_SECONDS },
       typing: { points: e.TYPING_PER_WINDOW, windowSeconds: e.TYPING_WINDOW_SECONDS },
+      keyPackageClaims: {
+        points: e.KEY_PACKAGE_CLAIMS_PER_WINDOW,
+        windowSeconds: e.KEY_PACKAGE_CLAIM_WINDOW_SECONDS,
+      },
+      groups: { points: e.GROUPS_PER_WINDOW, windowSeconds: e.GROUP_WINDOW_SECONDS },
+      memberAdds: { points: e.MEMBER_ADDS_PER_WINDOW, windowSeconds: e.MEMBER_ADD_WINDOW_SECONDS },
     }),
     maxGroupMembers: e.MAX_GROUP_MEMBERS,
     presenceEnabled: e.PRESENCE_ENABLED,
     presenceWindowMs: e.PRESENCE_WINDOW_MS,
     presenceGraceMs: e.PRESENCE_GRACE_MS,
     deliveryFlushMs: e.DELIVERY_FLUSH_MS,
+    push: Object.freeze({
+      enabled: e.PUSH_ENABLED,
+      vapidPublicKey: e.VAPID_PUBLIC_KEY ?? null,
+      vapidPrivateKey: e.VAPID_PRIVATE_KEY ?? null,
+      vapidSubject: e.VAPID_SUBJECT,
+      gateways: e.PUSH_GATEWAYS.split(',')
+        .map((g) => g.trim())
+        .filter(Boolean),
+      allowPrivateEndpoints: e.PUSH_ALLOW_PRIVATE_ENDPOINTS,
+      previews: e.PUSH_PREVIEWS,
+      concurrency: e.PUSH_CONCURRENCY,
+      originConcurrency: e.PUSH_ORIGIN_CONCURRENCY,
+      deviceLimit: e.PUSH_DEVICE_LIMIT,
+      deviceWindowMs: e.PUSH_DEVICE_WINDOW_MS,
+      timeoutMs: e.PUSH_TIMEOUT_MS,
+    }),
+    metricsToken: e.METRICS_TOKEN ?? null,
   });
 }
 

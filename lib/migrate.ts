@@ -1,11 +1,11 @@
 import { loadConfig } from './config.ts';
-import { openDatabase } from './store/db.ts';
+import { openDatabase } from './dialects/index.ts';
 
 /** `npm run migrate`: brings the configured database's schema up to date. */
-const db = openDatabase(loadConfig().database);
+const { db, dialect } = openDatabase(loadConfig().database);
 try {
-  const [batch, names] = await db.migrate.latest();
-  console.log(names.length ? `migration batch ${batch}: ${names.join(', ')}` : 'schema is up to date');
+  const applied = await dialect.migrate(db);
+  console.log(applied.length ? `applied migrations: ${applied.join(', ')}` : 'schema is up to date');
 } finally {
   await db.destroy();
 }

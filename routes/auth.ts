@@ -1,21 +1,18 @@
 import { z } from 'zod';
+import { login, register } from '../lib/chat/users.ts';
 import { route } from '../lib/http/route.ts';
-import { avatarUrl, displayName, password, User, username } from '../lib/schemas.ts';
-import { SESSION_COOKIE } from '../lib/sessions.ts';
-import { nowIso } from '../lib/time.ts';
-import { login, register } from '../lib/users.ts';
+import {
+  avatarUrl,
+  displayName,
+  LoginDevice,
+  password,
+  plainText,
+  User,
+  username,
+} from '../lib/http/schemas.ts';
+import { clearSessionCookie, setSessionCookie } from '../lib/http/session-cookie.ts';
+import { nowIso } from '../lib/util/time.ts';
 import { problems } from './responses.ts';
-
-/**
- * Secure when COOKIE_SECURE is set (TLS ends at a proxy) or the request itself came over TLS.
- * The cookies library refuses a Secure cookie on a plain connection (a 500) unless told that TLS
- * ends upstream, which is exactly what COOKIE_SECURE says.
- */
-function secureCookie(ctx: import('koa').Context, configured: boolean): boolean {
-  if (!configured) return ctx.secure;
-  ctx.cookies.secure = true;
-  return true;
-}
 
 const RegisterBody = z.strictObject({
   username,
@@ -24,10 +21,14 @@ const RegisterBody = z.strictObject({
   avatarUrl: avatarUrl.optional(),
 });
 
-const LoginBody = z.strictObject({ username: z.string().max(64), password: z.string().max(256) });
+const LoginBody = z.strictObject({
+  username: plainText().max(64),
+  password: z.string().max(256),
+  device: LoginDevice.optional(),
+});
 
 const LoginResult = z
-  .object({ token: z.string(), expiresAt: z.string(), user: User })
+  .object({ token: z.string(), expiresAt: z.string(), deviceId: z.string(), user: User })
   .meta({ id: 'LoginResult' });
 
 export const authRoutes = [
@@ -65,13 +66,7 @@ export const authRoutes = [
     },
     handler: async ({ deps, body, ctx }) => {
       const result = await login(deps, body, ctx.ip);
-      ctx.cookies.set(SESSION_COOKIE, result.token, {
-        httpOnly: true,
-        sameSite: 'lax',
-        secure: secureCookie(ctx, deps.config.cookieSecure),
-        expires: new Date(result.expiresAt),
-        overwrite: true,
-      });
+      setSessionCookie(ctx, deps.config, result.token, result.expiresAt);
       return { status: 200, body: result };
     },
   }),
@@ -85,11 +80,7 @@ export const authRoutes = [
     responses: { 204: { description: 'Logged out' }, ...problems(401, 403) },
     handler: async ({ deps, session, ctx }) => {
       await deps.sessions.end(session.id, nowIso());
-      ctx.cookies.set(SESSION_COOKIE, null, {
-        httpOnly: true,
-        sameSite: 'lax',
-        secure: secureCookie(ctx, deps.config.cookieSecure),
-      });
+      clearSessionCookie(ctx, deps.config);
       return { status: 204 };
     },
   }),

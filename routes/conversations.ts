@@ -1,24 +1,26 @@
 import { z } from 'zod';
-import {
-  createConversation,
-  deleteMessage,
-  getConversation,
-  listConversations,
-  sendMessage,
-} from '../lib/conversations.ts';
+import { createConversation, getConversation, listConversations } from '../lib/chat/conversations.ts';
 import { route } from '../lib/http/route.ts';
-import { Conversation, eventCursor, idParam, limitParam, Message, messageBody } from '../lib/schemas.ts';
+import {
+  Conversation,
+  ConversationParams,
+  eventCursor,
+  limitParam,
+  Message,
+  messageId,
+  nameText,
+} from '../lib/http/schemas.ts';
 import { problems } from './responses.ts';
 
 const MAX_PARTICIPANTS = 1000;
 
 const CreateConversationBody = z.strictObject({
   participantIds: z.array(z.string().max(32)).min(1).max(MAX_PARTICIPANTS),
-  title: z
-    .string()
-    .transform((s) => s.trim())
-    .pipe(z.string().min(1).max(200))
-    .optional(),
+  title: nameText(200).optional(),
+  encrypted: z.boolean().optional().meta({
+    description:
+      'true: end-to-end encrypted with MLS (RFC 9420). Messages then carry `ciphertext` only, and members join and leave the group by commits (POST /conversations/{id}/commits). Fixed at creation.',
+  }),
 });
 
 const ConversationPage = z
@@ -37,62 +39,6 @@ const ConversationWithHistory = z
   })
   .meta({ id: 'ConversationWithHistory' });
 
-const SendMessageBody = z.strictObject({
-  body: messageBody,
-  clientMessageId: z.string().min(1).max(64).optional().meta({
-    description: 'Your id for this send: repeating it returns the first message instead of a duplicate.',
-  }),
-});
-
-const messageIdQuery = z
-  .string()
-  .regex(/^[1-9]\d{0,14}$/, 'must be a message id')
-  .transform(Number)
-  .optional();
-const ConversationParams = z.object({ conversationId: idParam });
-const MessageParams = z.object({ conversationId: idParam, messageId: idParam });
-
-const sendRoute = (path: string, operationId: string, summary: string) =>
-  route({
-    method: 'post',
-    path,
-    operationId,
-    summary,
-    tags: ['Messages'],
-    auth: true,
-    params: ConversationParams,
-    body: SendMessageBody,
-    responses: {
-      201: { description: 'The new message', schema: Message, headers: { Location: "The message's URL" } },
-      200: { description: 'The message first sent with this clientMessageId', schema: Message },
-      ...problems(400, 401, 403, 404, 413, 415, 429),
-    },
-    handler: async ({ deps, session, params, body }) => {
-      await deps.rateLimits.messages.take(session.userId);
-      const { message, created } = await sendMessage(deps, session.userId, params.conversationId, body);
-      const location = `/conversations/${message.conversationId}/message/${message.id}`;
-      return created
-        ? { status: 201, body: message, headers: { Location: location } }
-        : { status: 200, body: message };
-    },
-  });
-
-const deleteRoute = (path: string, operationId: string) =>
-  route({
-    method: 'delete',
-    path,
-    operationId,
-    summary: 'Delete a message you sent',
-    tags: ['Messages'],
-    auth: true,
-    params: MessageParams,
-    responses: { 204: { description: 'Deleted' }, ...problems(401, 403, 404) },
-    handler: async ({ deps, session, params }) => {
-      await deleteMessage(deps, session.userId, params.conversationId, params.messageId);
-      return { status: 204 };
-    },
-  });
-
 export const conversationRoutes = [
   route({
     method: 'post',
@@ -100,16 +46,20 @@ export const conversationRoutes = [
     operationId: 'createConversation',
     summary: 'Start a conversation',
     description:
-      'You are added automatically. One other participant and no title makes a direct conversation; starting one that exists returns it with 200.',
+      'You are added automatically. One other participant and no title makes a direct conversation; starting one that exists returns it with 200. A group has at most MAX_GROUP_MEMBERS members, you included (409 beyond). Creating groups is rate-limited per user: GROUPS_PER_WINDOW groups per GROUP_WINDOW_SECONDS, and MEMBER_ADDS_PER_WINDOW users named per MEMBER_ADD_WINDOW_SECONDS, shared with adding members (429 with Retry-After beyond; nothing is created).',
     tags: ['Conversations'],
     auth: true,
     body: CreateConversationBody,
     responses: {
       201: { description: 'Created', schema: Conversation, headers: { Location: "The conversation's URL" } },
       200: { description: 'The existing direct conversation', schema: Conversation },
-      ...problems(400, 401, 403, 413, 415),
+      ...problems(400, 401, 403, 409, 413, 415, 429),
     },
     handler: async ({ deps, session, body }) => {
+      const named = new Set(body.participantIds.filter((id) => id !== String(session.userId))).size;
+      // Counted before any work; a direct conversation (one other, no title) is no group.
+      const group = named > 1 || body.title !== undefined;
+      await deps.rateLimits.takeMembership(session.userId, { group, users: group ? named : 0 });
       const { conversation, created } = await createConversation(deps, session.userId, body);
       return created
         ? { status: 201, body: conversation, headers: { Location: `/conversations/${conversation.id}` } }
@@ -149,7 +99,11 @@ export const conversationRoutes = [
     tags: ['Conversations'],
     auth: true,
     params: ConversationParams,
-    query: z.strictObject({ limit: limitParam(200, 50), before: messageIdQuery, after: messageIdQuery }),
+    query: z.strictObject({
+      limit: limitParam(200, 50),
+      before: messageId.optional(),
+      after: messageId.optional(),
+    }),
     responses: {
       200: { description: 'The conversation and messages', schema: ConversationWithHistory },
       ...problems(400, 401, 404),
@@ -159,12 +113,4 @@ export const conversationRoutes = [
       body: await getConversation(deps, session.userId, params.conversationId, query),
     }),
   }),
-  sendRoute('/conversations/{conversationId}/message', 'sendMessage', 'Send a message'),
-  sendRoute(
-    '/conversations/{conversationId}/messages',
-    'sendMessageAlias',
-    'Send a message (alias of /message)',
-  ),
-  deleteRoute('/conversations/{conversationId}/message/{messageId}', 'deleteMessage'),
-  deleteRoute('/conversations/{conversationId}/messages/{messageId}', 'deleteMessageAlias'),
 ];

@@ -1,31 +1,38 @@
 import { z } from 'zod';
 import type { Deps } from '../lib/deps.ts';
-import { rateLimited } from '../lib/errors.ts';
 import { servePoll } from '../lib/events/long-poll.ts';
-import { decodeCursor } from '../lib/events/position.ts';
 import { serveEventStream } from '../lib/events/sse.ts';
+import { Event } from '../lib/http/event-schemas.ts';
+import { SAMPLES } from '../lib/http/examples.ts';
+import { malformedCursor, rateLimited } from '../lib/http/problems.ts';
 import { route } from '../lib/http/route.ts';
-import type { Session } from '../lib/sessions.ts';
+import { deviceConnected } from '../lib/push/liveness.ts';
+import type { Session } from '../lib/security/sessions.ts';
+import { decodeCursor, type Position } from '../lib/store/position.ts';
 import { problems } from './responses.ts';
+import { sessionOfStream } from './stream-tickets.ts';
 
 const cursorQuery = z.string().max(40).optional().meta({
   description:
     'Resume after this event (an event `id`, a poll `cursor` or an `eventCursor`). Absent: from now.',
 });
 
-const Event = z
-  .object({
-    id: z
-      .string()
-      .optional()
-      .meta({ description: 'The cursor of this event; absent on ephemeral events (typing)' }),
-    type: z.string().meta({ example: 'message.created' }),
-    at: z.string(),
-    data: z.unknown(),
-  })
-  .meta({ id: 'Event' });
+const PollResult = z.object({ events: z.array(Event), cursor: z.string() }).meta({
+  id: 'PollResult',
+  examples: [
+    {
+      events: [{ id: SAMPLES.eventCursor, type: 'message.created', at: SAMPLES.at, data: SAMPLES.message }],
+      cursor: SAMPLES.eventCursor,
+    },
+  ],
+});
 
-const PollResult = z.object({ events: z.array(Event), cursor: z.string() }).meta({ id: 'PollResult' });
+/** The position a client resumes after; a cursor the server never handed out is a 400. */
+function startAfter(cursor: string | undefined): Position | undefined {
+  const position = decodeCursor(cursor);
+  if (position === 'malformed') throw malformedCursor('event cursor');
+  return position;
+}
 
 /** Refuses a new stream or poll beyond the per-user cap. */
 function checkConnectionCap(deps: Deps, session: Session): void {
@@ -44,18 +51,35 @@ export const eventRoutes = [
       'Frames are `id: <cursor>`, `event: <type>`, `data: <Event JSON>`. Resume with `Last-Event-ID` or `?cursor=` (the header wins when both are sent, as on an EventSource reconnect); without either the stream starts now. A cursor older than the retention yields one `reset` event, then the stream goes on from now. A `retry:` hint comes first, a `: live` comment once the replay is over, and a comment heartbeat every SSE_HEARTBEAT_MS (15 s). The stream ends when its session is revoked (logout, password change, account deletion) or when the client falls more than STREAM_BUFFER_BYTES behind; resume from the last id.',
     tags: ['Events'],
     auth: true,
-    query: z.strictObject({ cursor: cursorQuery }),
+    authenticate: sessionOfStream,
+    query: z.strictObject({
+      cursor: cursorQuery,
+      ticket: z.string().max(64).optional().meta({
+        description:
+          'A stream ticket from `POST /events/ticket`, in place of the bearer header or cookie (browsers on another site). Single use, 60 s.',
+      }),
+    }),
     responses: {
-      200: { description: 'An endless text/event-stream', contentType: 'text/event-stream' },
+      200: {
+        description:
+          'An endless text/event-stream; each frame’s `data:` is one Event (see the `Event` schema: one per `type`)',
+        contentType: 'text/event-stream',
+      },
       ...problems(400, 401, 429),
     },
     handler: async ({ deps, session, query, ctx }) => {
       // Last-Event-ID wins: EventSource sends it on every reconnect, while a `?cursor=` in its URL
       // is where the first connection started.
-      const cursor = decodeCursor(ctx.get('Last-Event-ID') || query.cursor);
+      const cursor = startAfter(ctx.get('Last-Event-ID') || query.cursor);
       checkConnectionCap(deps, session);
       // The handler returns once the stream is live; the stream reports its own end to presence.
-      const disconnected = deps.presence.connected(session.userId, 'stream');
+      // Awaited: once the stream is live, no node pushes to this device any more.
+      const leftDevice = await deviceConnected(deps.push.liveness, session, 'stream');
+      const leftPresence = deps.presence.connected(session.userId, 'stream');
+      const disconnected = () => {
+        leftPresence();
+        leftDevice();
+      };
       await serveEventStream(deps, ctx, session, cursor, disconnected);
       return undefined;
     },
@@ -83,15 +107,17 @@ export const eventRoutes = [
       ...problems(400, 401, 429),
     },
     handler: async ({ deps, session, query, ctx }) => {
-      const cursor = decodeCursor(query.cursor);
+      const cursor = startAfter(query.cursor);
       checkConnectionCap(deps, session);
       // Passing a cursor back acknowledges every event up to it: those messages were delivered.
       if (cursor) deps.deliveries.acknowledged(session.userId, cursor);
+      const leftDevice = await deviceConnected(deps.push.liveness, session, 'poll');
       const disconnected = deps.presence.connected(session.userId, 'poll');
       try {
         await servePoll(deps, ctx, session, cursor, query.timeout * 1000);
       } finally {
         disconnected();
+        leftDevice();
       }
       return undefined;
     },

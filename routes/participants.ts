@@ -1,37 +1,79 @@
 import { z } from 'zod';
+import {
+  addParticipants,
+  changeRole,
+  listParticipants,
+  removeParticipant,
+  renameConversation,
+} from '../lib/chat/participants.ts';
 import { route } from '../lib/http/route.ts';
-import { addParticipants, changeRole, removeParticipant, renameConversation } from '../lib/membership.ts';
-import { Conversation, idParam } from '../lib/schemas.ts';
+import {
+  Conversation,
+  ConversationParams,
+  EMBEDDED_PARTICIPANTS,
+  idParam,
+  limitParam,
+  nameText,
+  Participant,
+} from '../lib/http/schemas.ts';
 import { problems } from './responses.ts';
 
-const ConversationParams = z.object({ conversationId: idParam });
 const ParticipantParams = z.object({ conversationId: idParam, userId: idParam });
 
-const title = z
-  .string()
-  .transform((s) => s.trim())
-  .pipe(z.string().min(1).max(200));
+const title = nameText(200);
+
+const ParticipantPage = z
+  .object({ participants: z.array(Participant), nextCursor: z.string().nullable() })
+  .meta({ id: 'ParticipantPage' });
 
 export const participantRoutes = [
+  route({
+    method: 'get',
+    path: '/conversations/{conversationId}/participants',
+    operationId: 'listParticipants',
+    summary: "A conversation's participants, longest-standing first",
+    description: `Every current participant, a page at a time (a Conversation embeds only the first ${EMBEDDED_PARTICIPANTS}; its \`participantCount\` says how many there are). Members only (404 otherwise).`,
+    tags: ['Groups'],
+    auth: true,
+    params: ConversationParams,
+    query: z.strictObject({
+      limit: limitParam(200, 50),
+      cursor: z.string().max(40).optional().meta({ description: 'nextCursor from the previous page' }),
+    }),
+    responses: {
+      200: { description: 'A page of participants', schema: ParticipantPage },
+      ...problems(400, 401, 404),
+    },
+    handler: async ({ deps, session, params, query }) => ({
+      status: 200,
+      body: await listParticipants(deps, session.userId, params.conversationId, query),
+    }),
+  }),
   route({
     method: 'post',
     path: '/conversations/{conversationId}/participants',
     operationId: 'addParticipants',
     summary: 'Add members to a group',
     description:
-      'Owners and admins only. Users already in the group are left as they are. Each newcomer joins as `member`, sees history only from now on, and receives `conversation.created`; the members get `participant.added`. Direct conversations cannot gain members (400): start a group instead. A group has at most MAX_GROUP_MEMBERS members (default 1,000; 409 beyond).',
+      'Owners and admins only. Users already in the group are left as they are. Each newcomer joins as `member`, sees history only from now on, and receives `conversation.created`; the members get `participant.added`. Direct conversations cannot gain members (400): start a group instead. An end-to-end encrypted conversation gains members only by an MLS commit that names them in `add` (409 `conversation-encrypted` here). A group has at most MAX_GROUP_MEMBERS members (default 1,000; 409 beyond). Rate-limited per caller: MEMBER_ADDS_PER_WINDOW users named per MEMBER_ADD_WINDOW_SECONDS, shared with creating groups (429 with Retry-After beyond; nobody is added).',
     tags: ['Groups'],
     auth: true,
     params: ConversationParams,
     body: z.strictObject({ userIds: z.array(z.string().max(32)).min(1).max(1000) }),
     responses: {
       200: { description: 'The conversation with its new members', schema: Conversation },
-      ...problems(400, 401, 403, 404, 409, 413, 415),
+      ...problems(400, 401, 403, 404, 409, 413, 415, 429),
     },
-    handler: async ({ deps, session, params, body }) => ({
-      status: 200,
-      body: await addParticipants(deps, session.userId, params.conversationId, body.userIds),
-    }),
+    handler: async ({ deps, session, params, body }) => {
+      await deps.rateLimits.takeMembership(session.userId, {
+        group: false,
+        users: new Set(body.userIds).size,
+      });
+      return {
+        status: 200,
+        body: await addParticipants(deps, session.userId, params.conversationId, body.userIds),
+      };
+    },
   }),
   route({
     method: 'delete',
@@ -39,11 +81,11 @@ export const participantRoutes = [
     operationId: 'removeParticipant',
     summary: 'Remove a member from a group, or leave it (your own id)',
     description:
-      'Anyone may leave. Owners remove anyone; admins remove members. Members get `participant.removed` — the removed member too, as their last event of the conversation. When the last owner leaves, the longest-standing member becomes owner (`conversation.updated`).',
+      'Anyone may leave — an encrypted conversation too (the other members then remove them from the MLS group by a commit). Owners remove anyone; admins remove members; in an end-to-end encrypted conversation only by an MLS commit that names them in `remove` (409 `conversation-encrypted` here). Members get `participant.removed` — the removed member too, as their last event of the conversation. When the last owner leaves, the longest-standing member becomes owner (`conversation.updated`).',
     tags: ['Groups'],
     auth: true,
     params: ParticipantParams,
-    responses: { 204: { description: 'Removed' }, ...problems(400, 401, 403, 404) },
+    responses: { 204: { description: 'Removed' }, ...problems(400, 401, 403, 404, 409) },
     handler: async ({ deps, session, params }) => {
       await removeParticipant(deps, session.userId, params.conversationId, params.userId);
       return { status: 204 };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
+import { listReceipts, markConversationRead, messageStatus } from '../lib/chat/receipts.ts';
 import { route } from '../lib/http/route.ts';
-import { listReceipts, markConversationRead, messageStatus } from '../lib/receipts.ts';
-import { idParam } from '../lib/schemas.ts';
+import { ConversationParams, MessageParams, messageId } from '../lib/http/schemas.ts';
 import { problems } from './responses.ts';
 
 export const Receipt = z
@@ -39,8 +39,6 @@ const MessageStatus = z
   })
   .meta({ id: 'MessageStatus' });
 
-const ConversationParams = z.object({ conversationId: idParam });
-
 const statusRoute = (path: string, operationId: string, summary: string) =>
   route({
     method: 'get',
@@ -51,7 +49,7 @@ const statusRoute = (path: string, operationId: string, summary: string) =>
       'Delivered: its `message.created` frame was written to one of the recipient’s SSE streams, or they polled `/events/poll` with a cursor at or after that event. Marks are written in batches (DELIVERY_FLUSH_MS), so delivered may trail by that long.',
     tags: ['Receipts'],
     auth: true,
-    params: z.object({ conversationId: idParam, messageId: idParam }),
+    params: MessageParams,
     responses: {
       200: { description: 'Who has the message', schema: MessageStatus },
       ...problems(401, 404),
@@ -76,11 +74,7 @@ export const receiptRoutes = [
     auth: true,
     params: ConversationParams,
     body: z.strictObject({
-      messageId: z
-        .string()
-        .regex(/^[1-9]\d{0,14}$/, 'must be a message id')
-        .transform(Number)
-        .meta({ description: 'The newest message you have shown' }),
+      messageId: messageId.meta({ description: 'The newest message you have shown' }),
     }),
     responses: {
       200: { description: 'Your marks and unread count after this call', schema: ReadResult },

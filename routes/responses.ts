@@ -1,5 +1,5 @@
 import type { ResponseSpec } from '../lib/http/route.ts';
-import { Problem } from '../lib/schemas.ts';
+import { Problem } from '../lib/http/schemas.ts';
 
 const DESCRIPTIONS: Record<number, string> = {
   400: 'The request is not valid (see `errors`)',

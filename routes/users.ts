@@ -1,8 +1,5 @@
 import getRawBody from 'raw-body';
 import { z } from 'zod';
-import { tooLarge } from '../lib/errors.ts';
-import { route } from '../lib/http/route.ts';
-import { avatarUrl, displayName, idParam, limitParam, password, User, username } from '../lib/schemas.ts';
 import {
   deleteUser,
   getAvatar,
@@ -11,7 +8,19 @@ import {
   removeAvatar,
   setAvatar,
   updateUser,
-} from '../lib/users.ts';
+} from '../lib/chat/users.ts';
+import { tooLarge } from '../lib/http/problems.ts';
+import { route } from '../lib/http/route.ts';
+import {
+  avatarUrl,
+  displayName,
+  idParam,
+  limitParam,
+  password,
+  plainText,
+  User,
+  username,
+} from '../lib/http/schemas.ts';
 import { problems } from './responses.ts';
 
 const AVATAR_LIMIT = 1024 * 1024;
@@ -40,8 +49,7 @@ export const userRoutes = [
     tags: ['Users'],
     auth: true,
     query: z.strictObject({
-      q: z
-        .string()
+      q: plainText()
         .max(64)
         .optional()
         .meta({ description: 'Case-insensitive prefix of username or display name' }),
@@ -49,7 +57,10 @@ export const userRoutes = [
       cursor: z.string().max(200).optional().meta({ description: 'nextCursor from the previous page' }),
     }),
     responses: { 200: { description: 'A page of users', schema: UserPage }, ...problems(400, 401) },
-    handler: async ({ deps, query }) => ({ status: 200, body: await listUsers(deps, query) }),
+    handler: async ({ deps, query, session }) => ({
+      status: 200,
+      body: await listUsers(deps, session.userId, query),
+    }),
   }),
   route({
     method: 'get',
@@ -60,25 +71,29 @@ export const userRoutes = [
     auth: true,
     params: UserParams,
     responses: { 200: { description: 'The user', schema: User }, ...problems(401, 404) },
-    handler: async ({ deps, params }) => ({ status: 200, body: await getUser(deps, params.userId) }),
+    handler: async ({ deps, params, session }) => ({
+      status: 200,
+      body: await getUser(deps, session.userId, params.userId),
+    }),
   }),
   route({
     method: 'put',
     path: '/users/{userId}',
     operationId: 'updateUser',
     summary: 'Update your own profile or password',
-    description: 'Changing `password` needs `currentPassword` and revokes your other sessions.',
+    description:
+      'Changing `password` needs `currentPassword` and revokes your other sessions. Wrong `currentPassword` guesses count against the same throttle as failed logins (429 once spent).',
     tags: ['Users'],
     auth: true,
     params: UserParams,
     body: UpdateUserBody,
     responses: {
       200: { description: 'The updated user', schema: User },
-      ...problems(400, 401, 403, 404, 409, 413, 415),
+      ...problems(400, 401, 403, 404, 409, 413, 415, 429),
     },
-    handler: async ({ deps, params, body, session }) => ({
+    handler: async ({ deps, params, body, session, ctx }) => ({
       status: 200,
-      body: await updateUser(deps, session, params.userId, body),
+      body: await updateUser(deps, session, params.userId, body, ctx.ip),
     }),
   }),
   route({
@@ -102,6 +117,8 @@ export const userRoutes = [
     path: '/users/{userId}/avatar',
     operationId: 'uploadAvatar',
     summary: 'Upload your profile picture (PNG, JPEG, WebP or GIF, at most 1 MiB)',
+    description:
+      "The image is recognised by parsing its bytes, never by the declared type: its header and dimensions must parse and its container must end where the upload ends (only zero padding may follow), else 415. At most 4096 × 4096 = 16,777,216 pixels, else 413. It is served with `Content-Security-Policy: default-src 'none'; sandbox` and `Content-Disposition: inline`.",
     tags: ['Users'],
     auth: true,
     params: UserParams,
@@ -138,6 +155,9 @@ export const userRoutes = [
         ETag: etag,
         'Cache-Control': 'private, max-age=3600',
         'Content-Type': avatar.content_type,
+        // Opened on its own, the image can run nothing and load nothing, whatever its bytes hide.
+        'Content-Security-Policy': "default-src 'none'; sandbox",
+        'Content-Disposition': 'inline',
       };
       if (ctx.get('If-None-Match') === etag) return { status: 304, headers };
       return { status: 200, headers, body: avatar.bytes };

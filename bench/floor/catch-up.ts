@@ -1,4 +1,4 @@
-import { json, listen, openDb } from './common.ts';
+import { json, listen, openDb, sseHead } from './common.ts';
 
 // Floor for "catch-up": replays the same event rows Parley's log holds, in the same batch size,
 // as SSE frames (GET /events?cursor=) or long-poll answers (GET /events/poll?cursor=&timeout=0).
@@ -18,13 +18,7 @@ listen(async (req, res) => {
     return json(res, 200, `{"events":[${rows.map(eventJson).join(',')}],"cursor":"${next}"}`);
   }
   if (url.pathname === '/events') {
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache',
-      'X-Accel-Buffering': 'no',
-      Connection: 'keep-alive',
-    });
-    res.write('retry: 2000\n\n');
+    sseHead(req, res);
     let position = cursor;
     for (;;) {
       const rows = after.all(position, BATCH) as Row[];

@@ -1,4 +1,10 @@
-import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import Database from 'better-sqlite3';
 
 /**
@@ -23,12 +29,33 @@ export function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-export function json(res: import('node:http').ServerResponse, status: number, body: string): void {
+export function json(res: ServerResponse, status: number, body: string): void {
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
   });
   res.end(body);
+}
+
+/** An SSE response with Parley's headers and its `retry:` hint (the caller replays, then says `: live`). */
+export function sseHead(req: IncomingMessage, res: ServerResponse): void {
+  req.socket.setTimeout(0);
+  req.socket.setNoDelay(true);
+  res.writeHead(200, {
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-cache',
+    'X-Accel-Buffering': 'no',
+    Connection: 'keep-alive',
+  });
+  res.write('retry: 2000\n\n');
+}
+
+/** A live SSE stream with nothing to replay: the head, `: live`, and membership of `streams` while open. */
+export function liveStream(req: IncomingMessage, res: ServerResponse, streams: Set<ServerResponse>): void {
+  sseHead(req, res);
+  res.write(': live\n\n');
+  streams.add(res);
+  res.on('close', () => streams.delete(res));
 }
 
 /** Listens on PORT (loopback) and stops on SIGTERM, like Parley. */

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { json, listen, readBody } from './common.ts';
+import { json, listen, liveStream, readBody } from './common.ts';
 
 // Floor for "fan-out" and "streams": a raw SSE broadcast. GET /events holds a stream open with
 // Parley's headers and opening frames; POST /conversations/:id/message writes one frame, built once,
@@ -17,19 +17,7 @@ listen(
   async (req, res) => {
     if (req.method === 'GET' && req.url === '/health') return json(res, 200, '{"status":"ok"}');
     if (req.method === 'GET' && req.url?.startsWith('/events')) {
-      req.socket.setTimeout(0);
-      req.socket.setNoDelay(true);
-      res.writeHead(200, {
-        'Content-Type': 'text/event-stream; charset=utf-8',
-        'Cache-Control': 'no-cache',
-        'X-Accel-Buffering': 'no',
-        Connection: 'keep-alive',
-      });
-      res.write('retry: 2000\n\n');
-      res.write(': live\n\n');
-      streams.add(res);
-      res.on('close', () => streams.delete(res));
-      return;
+      return liveStream(req, res, streams);
     }
     if (req.method === 'POST') {
       const input = JSON.parse(await readBody(req)) as { body: string };

@@ -78,9 +78,9 @@ export type Side = 'floor' | 'parley';
  * Starts the floor and Parley at the same time (startup is not what these scenarios measure), then
  * runs the load against the floor and then against Parley — never both at once — and stops both.
  */
-export async function eachSide<T>(
-  starters: Record<Side, () => Promise<ServerProc>>,
-  run: (side: Side, server: ServerProc) => Promise<T>,
+export async function eachSide<T, S extends { stop(): Promise<void> } = ServerProc>(
+  starters: Record<Side, () => Promise<S>>,
+  run: (side: Side, server: S) => Promise<T>,
 ): Promise<Record<Side, T>> {
   const started = await Promise.allSettled([starters.floor(), starters.parley()]);
   const servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
@@ -92,7 +92,7 @@ export async function eachSide<T>(
   let result: Record<Side, T>;
   try {
     for (const s of started) if (s.status === 'rejected') throw s.reason;
-    const [floor, parley] = servers as [ServerProc, ServerProc];
+    const [floor, parley] = servers as unknown as [S, S];
     const floorResult = await run('floor', floor);
     const parleyResult = await run('parley', parley);
     result = { floor: floorResult, parley: parleyResult };

@@ -177,6 +177,21 @@ export class LoadProc {
   }
 }
 
+/** The stream client's command opening an SSE stream on `server` for each of `users`. */
+export const sseOpen = (
+  server: { host: string; port: number },
+  users: { token: string }[],
+  extra: { concurrency?: number; spreadMs?: number; count?: string } = {},
+) => ({
+  op: 'sse-open',
+  host: server.host,
+  port: server.port,
+  requests: users.map((u) => ({ path: '/events', token: u.token })),
+  ready: ': live',
+  concurrency: 200,
+  ...extra,
+});
+
 export async function startStreamClient(): Promise<LoadProc> {
   const client = new LoadProc('bench/load/stream-client.ts');
   await client.next('ready', 60_000);

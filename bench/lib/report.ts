@@ -1,11 +1,66 @@
-import { percentile, percentiles, round } from './stats.ts';
+import { median, percentile, percentiles, round } from './stats.ts';
 import type { Goal, Row } from './types.ts';
 
-export const ratioOf = (r: Row): number => (r.floor === 0 ? Number.NaN : r.parley / r.floor);
+const singleRatio = (parley: number, floor: number): number => (floor === 0 ? Number.NaN : parley / floor);
+
+export const ratioOf = (r: Row): number => {
+  if (!r.runs) return singleRatio(r.parley, r.floor);
+  const finite = r.runs.ratios.filter(Number.isFinite);
+  return finite.length ? median(finite) : Number.NaN;
+};
+
+/**
+ * Several runs' rows as one row each: medians of Parley's and the floor's figures (for a row that
+ * must be zero, the largest, so one bad run shows), the runs kept for the median ratio and spread.
+ * Rows are matched by scenario and position: a row's size or metric may name a figure of its run
+ * (the rate both sides held), and the last run's wording is kept.
+ */
+export function combineRuns(runs: Row[][]): Row[] {
+  const byKey = new Map<string, Row[]>();
+  for (const rows of runs) {
+    const seen = new Map<string, number>();
+    for (const r of rows) {
+      const i = seen.get(r.scenario) ?? 0;
+      seen.set(r.scenario, i + 1);
+      const key = `${r.scenario}#${i}`;
+      byKey.set(key, [...(byKey.get(key) ?? []), r]);
+    }
+  }
+  return [...byKey.values()].map((list) => {
+    const last = list.at(-1)!;
+    const parley = list.map((r) => r.parley);
+    const floor = list.map((r) => r.floor);
+    const pick = last.goal.kind === 'zero' ? (v: number[]) => Math.max(...v) : median;
+    return {
+      ...last,
+      parley: pick(parley),
+      floor: pick(floor),
+      runs: { parley, floor, ratios: list.map((r) => singleRatio(r.parley, r.floor)) },
+    };
+  });
+}
+
+/** The min–max of a combined row across its runs: of the ratio, or of Parley's figure where that is judged. */
+export function spreadText(r: Row): string {
+  if (!r.runs) return '';
+  const range = (v: number[], unit: string) => {
+    const finite = v.filter(Number.isFinite);
+    if (!finite.length) return 'n/a';
+    return `${num(Math.min(...finite))}–${num(Math.max(...finite))}${unit} (${v.length})`;
+  };
+  if (r.goal.kind === 'value-at-least') return range(r.runs.parley, '');
+  if (r.goal.kind === 'zero')
+    return range(
+      r.runs.parley.map((p, i) => p + r.runs!.floor[i]!),
+      '',
+    );
+  return range(r.runs.ratios, '×');
+}
 
 export function verdict(r: Row): string {
   const ratio = ratioOf(r);
   // A floor of zero or less (memory noise at toy sizes) gives no meaningful ratio.
+  if (r.goal.kind === 'value-at-least') return r.parley >= r.goal.value ? 'yes' : 'NO';
   if (r.goal.kind !== 'zero' && r.goal.kind !== 'report' && !(ratio > 0 && Number.isFinite(ratio)))
     return 'n/a';
   switch (r.goal.kind) {
@@ -30,6 +85,8 @@ export function goalText(g: Goal): string {
       return '0';
     case 'report':
       return 'reported';
+    case 'value-at-least':
+      return `Parley ≥ ${num(g.value)}`;
   }
 }
 
@@ -41,33 +98,41 @@ const num = (n: number): string => {
   return n.toFixed(2);
 };
 
+const hasRuns = (rows: Row[]) => rows.some((r) => r.runs && r.runs.ratios.length > 1);
+
 export function tableRows(rows: Row[]): string[][] {
+  const spread = hasRuns(rows);
   return rows.map((r) => [
     r.scenario,
     r.size,
     `${r.metric} (${r.unit})`,
     num(r.parley),
     num(r.floor),
-    r.goal.kind === 'zero' ? '—' : `${num(ratioOf(r))}×`,
+    r.goal.kind === 'zero' ? '—' : Number.isFinite(ratioOf(r)) ? `${num(ratioOf(r))}×` : 'n/a',
     goalText(r.goal),
     verdict(r),
+    ...(spread ? [spreadText(r)] : []),
   ]);
 }
 
 export const HEADER = ['scenario', 'size', 'metric', 'Parley', 'floor', 'ratio', 'goal', 'met?'];
+/** With several runs: Parley and floor are medians, the ratio the median ratio; then its min–max. */
+const headerOf = (rows: Row[]) => (hasRuns(rows) ? [...HEADER, 'spread: min–max (runs)'] : HEADER);
 
 /** A plain-text table for the terminal. */
 export function textTable(rows: Row[]): string {
-  const body = [HEADER, ...tableRows(rows)];
-  const widths = HEADER.map((_, i) => Math.max(...body.map((r) => [...r[i]!].length)));
+  const header = headerOf(rows);
+  const body = [header, ...tableRows(rows)];
+  const widths = header.map((_, i) => Math.max(...body.map((r) => [...r[i]!].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-  return [line(HEADER), widths.map((w) => '-'.repeat(w)).join('  '), ...tableRows(rows).map(line)].join('\n');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...tableRows(rows).map(line)].join('\n');
 }
 
 /** The same table in Markdown, for the README. */
 export function markdownTable(rows: Row[]): string {
+  const header = headerOf(rows);
   const md = (cells: string[]) => `| ${cells.join(' | ')} |`;
-  return [md(HEADER), md(HEADER.map(() => '---')), ...tableRows(rows).map(md)].join('\n');
+  return [md(header), md(header.map(() => '---')), ...tableRows(rows).map(md)].join('\n');
 }
 
 const COLORS = { parley: '#d9480f', floor: '#1971c2' };

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { sealData } from 'iron-session';
-import { hashPassword } from '../../lib/passwords.ts';
-import { migrate, openDatabase } from '../../lib/store/db.ts';
+import type { Knex } from 'knex';
+import { openDatabase } from '../../lib/dialects/index.ts';
+import { hashPassword } from '../../lib/security/passwords.ts';
 
 /**
  * Seeding straight into Parley's schema. Registering through HTTP costs one scrypt hash (~60 ms)
@@ -36,9 +37,9 @@ export async function createDb(label: string): Promise<BenchDb> {
   const dir = mkdtempSync(join(tmpdir(), `parley-bench-${label}-`));
   created.push(dir);
   const file = join(dir, 'parley.db');
-  const knex = openDatabase({ client: 'sqlite', filename: file });
-  await migrate(knex);
-  await knex.destroy();
+  const { db, dialect } = openDatabase({ client: 'sqlite', filename: file });
+  await dialect.migrate(db);
+  await db.destroy();
   const secret = randomBytes(32).toString('base64url');
   return {
     dir,
@@ -96,17 +97,83 @@ export async function seedUsers(b: BenchDb, n: number, prefix: string): Promise<
     }
   })();
   db.close();
+  return sealTokens(rows, b.secret);
+}
+
+/** Each session's bearer token, sealed as lib/security/sessions.ts seals it. */
+async function sealTokens(rows: { id: number; sid: string }[], secret: string): Promise<SeededUser[]> {
   const users: SeededUser[] = [];
   for (let i = 0; i < rows.length; i += 500) {
     const batch = rows.slice(i, i + 500);
     const tokens = await Promise.all(
-      batch.map((r) => sealData({ sid: r.sid }, { password: b.secret, ttl: 0 })),
+      batch.map((r) => sealData({ sid: r.sid }, { password: secret, ttl: 0 })),
     );
     batch.forEach((r, j) => {
       users.push({ id: r.id, token: tokens[j]! });
     });
   }
   return users;
+}
+
+/**
+ * The same users, sessions and group through knex, for a PostgreSQL schema (the cluster scenario):
+ * `n` users with tokens sealed with `secret`, members of one group owned by the first.
+ */
+export async function seedGroupOver(
+  db: Knex,
+  secret: string,
+  n: number,
+  prefix: string,
+): Promise<{ users: SeededUser[]; conversationId: number }> {
+  hash ??= hashPassword(PASSWORD);
+  const passwordHash = await hash;
+  const at = new Date().toISOString();
+  const expires = new Date(Date.now() + 30 * 86_400_000).toISOString();
+  const names = Array.from({ length: n }, (_, i) => `${prefix}${i}`.slice(0, 32));
+  const ids = (await db
+    .batchInsert(
+      'users',
+      names.map((name) => ({
+        username: name,
+        username_key: name.toLowerCase(),
+        display_name: name,
+        display_name_key: name.toLowerCase(),
+        password_hash: passwordHash,
+        created_at: at,
+        updated_at: at,
+      })),
+      500,
+    )
+    .returning('id' as never)) as unknown as { id: number }[];
+  const rows = ids.map(({ id }) => ({ id: Number(id), sid: randomBytes(16).toString('base64url') }));
+  await db.batchInsert(
+    'sessions',
+    rows.map((r) => ({ id: r.sid, user_id: r.id, created_at: at, expires_at: expires })),
+    500,
+  );
+  const [conversation] = await db('conversations')
+    .insert({
+      type: 'group',
+      title: 'bench',
+      created_by: rows[0]!.id,
+      last_activity_at: at,
+      created_at: at,
+      updated_at: at,
+    })
+    .returning('id');
+  const conversationId = Number((conversation as { id: number }).id);
+  await db.batchInsert(
+    'memberships',
+    rows.map((r, i) => ({
+      conversation_id: conversationId,
+      user_id: r.id,
+      role: i === 0 ? 'owner' : 'member',
+      joined_at: at,
+      joined_event_id: 0,
+    })),
+    500,
+  );
+  return { users: await sealTokens(rows, secret), conversationId };
 }
 
 /** A group conversation whose members see everything from the start of the log. */

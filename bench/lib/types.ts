@@ -5,7 +5,9 @@ export type Goal =
   /** Both sides must be zero (errors). */
   | { kind: 'zero' }
   /** Reported, no goal. */
-  | { kind: 'report' };
+  | { kind: 'report' }
+  /** Parley's own figure must reach `value` (in the row's unit); the floor's is shown beside it. */
+  | { kind: 'value-at-least'; value: number };
 
 export interface Row {
   scenario: string;
@@ -16,6 +18,11 @@ export interface Row {
   parley: number;
   floor: number;
   goal: Goal;
+  /**
+   * With `--runs N`: every run's figures. `parley` and `floor` above are then the medians, the
+   * ratio shown is the median of the runs' ratios, and the spread is their min–max.
+   */
+  runs?: { parley: number[]; floor: number[]; ratios: number[] };
 }
 
 export interface ScenarioResult {
@@ -23,6 +30,8 @@ export interface ScenarioResult {
   /** Latency samples (ms) for the chart, per side. */
   distributions?: Record<string, { parley: number[]; floor: number[] }>;
   details: Record<string, unknown>;
+  /** Why the scenario did not run here (one line), e.g. no PostgreSQL to run against. */
+  skipped?: string;
 }
 
 export interface BenchContext {

@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
-import { now } from '../lib/clock.ts';
+import { now, sleep } from '../lib/procs.ts';
+import { occurrences, type Req, requestText, responses, type Target } from './wire.ts';
 
 /**
  * The SSE and long-poll load client: one process holding thousands of connections over raw
@@ -7,17 +8,19 @@ import { now } from '../lib/clock.ts';
  * from ../lib/clock.ts, so they compare with the orchestrator's send times.
  */
 
-interface Target {
-  host: string;
-  port: number;
-}
-interface Req {
-  path: string;
-  token?: string;
-}
 type Command =
-  | ({ op: 'sse-open'; requests: Req[]; ready: string; concurrency: number } & Target)
+  | ({
+      op: 'sse-open';
+      requests: Req[];
+      ready: string;
+      concurrency: number;
+      /** Spread the openings evenly over this long instead of opening as fast as possible. */
+      spreadMs?: number;
+      /** Count the frames containing this text on every stream (e.g. `event: presence.updated`). */
+      count?: string;
+    } & Target)
   | { op: 'collect' }
+  | ({ op: 'poll-loop'; token: string; timeout: number } & Target)
   | ({
       op: 'poll-open';
       requests: Req[];
@@ -31,18 +34,29 @@ type Command =
   | { op: 'close' };
 
 const send = (message: unknown) => process.send?.(message);
-const requestText = (t: Target, r: Req, accept: string) =>
-  `GET ${r.path} HTTP/1.1\r\nHost: ${t.host}:${t.port}\r\nAccept: ${accept}\r\n${
-    r.token ? `Authorization: Bearer ${r.token}\r\n` : ''
-  }\r\n`;
 
 // ---- SSE: open many streams, then record when each marked message arrives on each stream --------
 const MARK = /bench-(\d+)-/g;
 const sockets: Socket[] = [];
 let arrivals = new Map<number, number[]>();
 let dropped = 0;
+/** Frames counted (see `count`), and when the first and the last of them arrived. */
+let counted = { n: 0, firstAt: 0, lastAt: 0 };
 
-function openStream(t: Target, r: Req, ready: string): Promise<number | null> {
+/** Records the arrival of every marked message in `text` not `seen` on this connection before. */
+function record(text: string, seen: Set<number>, at: number): void {
+  MARK.lastIndex = 0;
+  for (let m = MARK.exec(text); m; m = MARK.exec(text)) {
+    const seq = Number(m[1]);
+    if (seen.has(seq)) continue;
+    seen.add(seq);
+    const list = arrivals.get(seq);
+    if (list) list.push(at);
+    else arrivals.set(seq, [at]);
+  }
+}
+
+function openStream(t: Target, r: Req, ready: string, count?: string): Promise<number | null> {
   return new Promise((resolve) => {
     const socket = connect(t.port, t.host);
     socket.setNoDelay(true);
@@ -51,6 +65,7 @@ function openStream(t: Target, r: Req, ready: string): Promise<number | null> {
     let tail = '';
     // Concurrent sends may commit in another order than sent, so remember each seq, not the last.
     const seen = new Set<number>();
+    const scan = count ? occurrences(count) : null;
     socket.setEncoding('utf8');
     socket.on('connect', () => socket.write(requestText(t, r, 'text/event-stream')));
     socket.on('data', (chunk: string) => {
@@ -71,16 +86,14 @@ function openStream(t: Target, r: Req, ready: string): Promise<number | null> {
         head = '';
       }
       const text = tail + chunk;
-      MARK.lastIndex = 0;
-      for (let m = MARK.exec(text); m; m = MARK.exec(text)) {
-        const seq = Number(m[1]);
-        if (seen.has(seq)) continue;
-        seen.add(seq);
-        const list = arrivals.get(seq);
-        if (list) list.push(at);
-        else arrivals.set(seq, [at]);
-      }
+      record(text, seen, at);
       tail = text.slice(-40);
+      const n = scan ? scan(chunk) : 0;
+      if (n > 0) {
+        counted.n += n;
+        counted.firstAt ||= at;
+        counted.lastAt = at;
+      }
     });
     socket.on('error', () => {});
     socket.on('close', () => {
@@ -93,55 +106,60 @@ function openStream(t: Target, r: Req, ready: string): Promise<number | null> {
 async function sseOpen(c: Extract<Command, { op: 'sse-open' }>) {
   const statuses: Record<string, number> = {};
   let next = 0;
+  const t0 = now();
   const worker = async () => {
     while (next < c.requests.length) {
-      const r = c.requests[next++]!;
-      const status = await openStream(c, r, c.ready);
+      const i = next++;
+      const r = c.requests[i]!;
+      if (c.spreadMs) {
+        const wait = t0 + (i * c.spreadMs) / c.requests.length - now();
+        if (wait > 0) await sleep(wait);
+      }
+      const status = await openStream(c, r, c.ready, c.count);
       statuses[String(status)] = (statuses[String(status)] ?? 0) + 1;
     }
   };
   await Promise.all(Array.from({ length: Math.min(c.concurrency, c.requests.length) }, worker));
-  send({ type: 'opened', ok: statuses['200'] ?? 0, statuses });
+  send({ type: 'opened', ok: statuses['200'] ?? 0, statuses, startedAt: t0, endedAt: now() });
 }
 
-// ---- Long-poll: park many polls, time their wake, then re-poll once and count failures ----------
-interface PollResult {
-  status: number;
-  body: string;
-  at: number;
-}
-
-/** Reads one HTTP/1.1 response (Content-Length or chunked) at a time from a keep-alive socket. */
-function responses(socket: Socket, onResponse: (r: PollResult) => void) {
-  let buf = '';
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => {
-    buf += chunk;
-    for (;;) {
-      const end = buf.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const headers = buf.slice(0, end);
-      const length = /\r\ncontent-length: *(\d+)/i.exec(headers);
-      let body: string;
-      let rest: string;
-      if (length) {
-        // Bodies here are ASCII JSON, so characters equal bytes.
-        const n = Number(length[1]);
-        if (buf.length < end + 4 + n) return;
-        body = buf.slice(end + 4, end + 4 + n);
-        rest = buf.slice(end + 4 + n);
-      } else {
-        const term = buf.indexOf('\r\n0\r\n\r\n', end);
-        if (term < 0) return;
-        body = buf.slice(end + 4, term).replace(/(^|\r\n)[0-9a-f]+\r\n/gi, '');
-        rest = buf.slice(term + 7);
-      }
-      buf = rest;
-      onResponse({ status: Number(headers.slice(9, 12)), body, at: now() });
+// ---- A long-poll loop: one client polling again as soon as each answer arrives ------------------
+function pollLoop(c: Extract<Command, { op: 'poll-loop' }>) {
+  const socket = connect(c.port, c.host);
+  socket.setNoDelay(true);
+  sockets.push(socket);
+  const seen = new Set<number>();
+  const ask = (cursor: string | null, timeout: number) =>
+    socket.write(
+      requestText(
+        c,
+        { path: `/events/poll?${cursor ? `cursor=${cursor}&` : ''}timeout=${timeout}`, token: c.token },
+        'application/json',
+      ),
+    );
+  socket.on('connect', () => ask(null, 0));
+  let started = false;
+  responses(socket, (res) => {
+    if (res.status !== 200) {
+      dropped++;
+      socket.destroy();
+      return;
     }
+    const { cursor } = JSON.parse(res.body) as { cursor: string };
+    record(res.body, seen, res.at);
+    if (!started) {
+      started = true;
+      send({ type: 'polling' });
+    }
+    ask(cursor, c.timeout);
+  });
+  socket.on('error', () => {});
+  socket.on('close', () => {
+    if (started) dropped++;
   });
 }
 
+// ---- Long-poll: park many polls, time their wake, then re-poll once and count failures ----------
 let pollState: {
   first: { at: number; status: number; events: number }[];
   repoll: { at: number; status: number }[];
@@ -295,10 +313,13 @@ process.on('message', async (c: Command) => {
     case 'sse-open':
       return sseOpen(c);
     case 'collect': {
-      send({ type: 'arrivals', arrivals: [...arrivals.entries()], dropped });
+      send({ type: 'arrivals', arrivals: [...arrivals.entries()], dropped, counted });
       arrivals = new Map();
+      counted = { n: 0, firstAt: 0, lastAt: 0 };
       return;
     }
+    case 'poll-loop':
+      return pollLoop(c);
     case 'poll-open':
       return pollOpen(c);
     case 'poll-collect': {

@@ -1,10 +1,10 @@
 import { eachSide, postMessage, startFloor, startParley } from '../lib/parley.ts';
-import { type LoadProc, now, type ServerProc, sleep, startStreamClient } from '../lib/procs.ts';
+import { type LoadProc, now, type ServerProc, sleep, sseOpen, startStreamClient } from '../lib/procs.ts';
 import { createDb, type SeededUser, seedGroup, seedUsers } from '../lib/seed.ts';
 import { ascending, percentile } from '../lib/stats.ts';
 import { type BenchContext, fmt, type Row, type ScenarioResult } from '../lib/types.ts';
 
-interface Measured {
+export interface Measured {
   latencies: number[];
   failedSends: number;
   missing: number;
@@ -12,7 +12,7 @@ interface Measured {
 }
 
 /** Sends marked messages at the given times and gathers every stream's arrival of each. */
-async function measure(
+export async function measure(
   client: LoadProc,
   send: (seq: number) => Promise<number>,
   streams: number,
@@ -78,14 +78,7 @@ async function runSide(
   const client = await startStreamClient();
   try {
     const opened = await client.request<{ ok: number; statuses: Record<string, number> }>(
-      {
-        op: 'sse-open',
-        host: server.host,
-        port: server.port,
-        requests: members.map((m) => ({ path: '/events', token: m.token })),
-        ready: ': live',
-        concurrency: 200,
-      },
+      sseOpen(server, members),
       'opened',
     );
     if (opened.ok !== members.length) throw new Error(`fan-out: opened ${JSON.stringify(opened.statuses)}`);

@@ -7,7 +7,7 @@ export type BusMessage =
   /** These sessions were revoked: end their streams and polls now. */
   | { kind: 'revoke'; sessionIds: string[] };
 
-export type EphemeralEventType = 'typing' | 'presence.updated';
+export type EphemeralEventType = 'typing';
 
 /**
  * Publish/subscribe between the parts of a deployment. The in-process bus serves one node; the

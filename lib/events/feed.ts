@@ -1,7 +1,7 @@
 import type { Db } from '../store/db.ts';
 import { selectEventsForUser, selectLogBounds } from '../store/events.ts';
-import { nowIso } from '../time.ts';
-import { isAfter, type Position } from './position.ts';
+import { isAfter, type Position } from '../store/position.ts';
+import { nowIso } from '../util/time.ts';
 import { WireEvent } from './wire.ts';
 
 /**

@@ -1,22 +1,26 @@
 import type { Logger } from 'pino';
-import { groupBy } from '../group.ts';
+import { selectPresenceAudiences } from '../store/conversations.ts';
 import type { Db } from '../store/db.ts';
 import {
   type AudienceRow,
   type EventRow,
   selectAudiences,
-  selectEventsAfter,
   selectHeadPosition,
   selectRecipients,
+  selectTail,
 } from '../store/events.ts';
+import { ORIGIN, type Position } from '../store/position.ts';
+import { groupBy } from '../util/group-by.ts';
+import { RecentSet } from '../util/recent-set.ts';
 import type { Bus, BusMessage } from './bus.ts';
-import { ORIGIN, type Position } from './position.ts';
 import { WireEvent } from './wire.ts';
 
 /** One open SSE stream or waiting long-poll of one session. */
 export interface Subscriber {
   readonly userId: number;
   readonly sessionId: string;
+  /** A waiting long-poll says so; everything else is an open stream (counted for /metrics). */
+  readonly kind?: 'poll';
   /** Called in log order for logged events; ephemeral ones may arrive in between. */
   deliver(event: WireEvent): void;
   /** The session was revoked or the server is stopping. */
@@ -30,12 +34,22 @@ const TAIL_BATCH = 1000;
 // A failed read of the log (the database briefly unreachable) is tried again after this long.
 const RETRY_AFTER_FAILURE_MS = 1000;
 
+// While committed events wait behind an older transaction (PostgreSQL), read again after this long,
+// doubling up to the maximum: the transaction holding them back may write no event, and so its end
+// wakes nobody.
+const HELD_BACK_RECHECK_MS = 25;
+const HELD_BACK_RECHECK_MAX_MS = 1_000;
+
 /** Events that change who is in a conversation. */
 const MEMBERSHIP_EVENTS: ReadonlySet<string> = new Set([
   'conversation.created',
   'participant.added',
   'participant.removed',
 ]);
+
+// Revocations remembered for subscribers that arrive just after them: a request takes
+// milliseconds from authentication to subscribing, far less than 10,000 revocations.
+const RECENT_REVOCATIONS = 10_000;
 
 // Conversations whose audiences the tail keeps between batches.
 const AUDIENCES_KEPT = 10_000;
@@ -54,6 +68,9 @@ export class EventHub {
   private wakeAgain = false;
   private unsubscribeBus: (() => void) | null = null;
   private retry: NodeJS.Timeout | undefined;
+  private recheck: { timer: NodeJS.Timeout | undefined; delayMs: number } = { timer: undefined, delayMs: 0 };
+  /** Sessions revoked lately: a subscriber of one is closed at once (see subscribe). */
+  private readonly recentlyRevoked = new RecentSet<string>(RECENT_REVOCATIONS);
 
   constructor(
     private readonly db: Db,
@@ -71,12 +88,16 @@ export class EventHub {
     this.unsubscribeBus?.();
     this.unsubscribeBus = null;
     clearTimeout(this.retry);
+    clearTimeout(this.recheck.timer);
     for (const set of this.subscribers.values()) for (const s of [...set]) s.close('shutdown');
     this.subscribers.clear();
     await this.draining;
   }
 
   subscribe(subscriber: Subscriber): () => void {
+    // A stream whose session was authenticated just before its revoke was heard would otherwise
+    // miss the close: it is closed as it subscribes (after the caller has finished constructing it).
+    if (this.recentlyRevoked.has(subscriber.sessionId)) queueMicrotask(() => subscriber.close('revoked'));
     const set = this.subscribers.get(subscriber.userId) ?? new Set<Subscriber>();
     this.subscribers.set(subscriber.userId, set);
     set.add(subscriber);
@@ -85,6 +106,22 @@ export class EventHub {
       if (set.size === 0 && this.subscribers.get(subscriber.userId) === set)
         this.subscribers.delete(subscriber.userId);
     };
+  }
+
+  /** Called after each batch read from the log has been handed to this node's subscribers (/metrics). */
+  onFannedOut: ((rows: readonly EventRow[]) => void) | null = null;
+
+  /** Where this node has read the log up to. */
+  get tailPosition(): Position {
+    return this.tail;
+  }
+
+  /** This node's open streams and waiting polls. */
+  connectionCounts(): { streams: number; polls: number } {
+    let streams = 0;
+    let polls = 0;
+    for (const set of this.subscribers.values()) for (const s of set) s.kind === 'poll' ? polls++ : streams++;
+    return { streams, polls };
   }
 
   /** Open streams plus waiting polls of one user on this node. */
@@ -103,6 +140,7 @@ export class EventHub {
         return;
       }
       case 'revoke': {
+        for (const id of message.sessionIds) this.recentlyRevoked.add(id);
         const revoked = new Set(message.sessionIds);
         for (const set of this.subscribers.values()) {
           for (const s of [...set]) if (revoked.has(s.sessionId)) s.close('revoked');
@@ -136,22 +174,45 @@ export class EventHub {
   private async drain(): Promise<void> {
     for (;;) {
       this.wakeAgain = false;
-      const rows = await selectEventsAfter(this.db, this.tail, TAIL_BATCH);
+      const { rows, heldBack } = await selectTail(this.db, this.tail, TAIL_BATCH);
+      if (rows.length < TAIL_BATCH) this.recheckWhileHeldBack(heldBack);
       if (rows.length === 0) return;
       // Every batch, fanned out or not: an audience kept across a membership change would be wrong.
       this.forgetChangedAudiences(rows);
       if (this.subscribers.size > 0) await this.fanOut(rows);
+      this.onFannedOut?.(rows);
       const last = rows.at(-1)!;
       this.tail = { tx: last.tx, id: last.id };
       if (rows.length < TAIL_BATCH && !this.wakeAgain) return;
     }
   }
 
+  /** Reads again a little later while events are held back; stops once a read finds none. */
+  private recheckWhileHeldBack(heldBack: boolean): void {
+    if (!heldBack) {
+      this.recheck.delayMs = 0;
+      return;
+    }
+    if (this.recheck.timer || !this.unsubscribeBus) return;
+    this.recheck.delayMs = this.recheck.delayMs
+      ? Math.min(this.recheck.delayMs * 2, HELD_BACK_RECHECK_MAX_MS)
+      : HELD_BACK_RECHECK_MS;
+    this.recheck.timer = setTimeout(() => {
+      this.recheck.timer = undefined;
+      this.wake();
+    }, this.recheck.delayMs);
+    this.recheck.timer.unref();
+  }
+
   private async fanOut(rows: EventRow[]): Promise<void> {
-    const directIds = rows.filter((r) => r.conversation_id === null).map((r) => r.id);
-    const [membersOf, recipients] = await Promise.all([
+    const presence = rows.filter((r) => r.type === 'presence.updated');
+    const directIds = rows
+      .filter((r) => r.conversation_id === null && r.type !== 'presence.updated')
+      .map((r) => r.id);
+    const [membersOf, recipients, presenceAudiences] = await Promise.all([
       this.audiencesOf(rows),
       selectRecipients(this.db, directIds),
+      this.presenceAudiencesOf(presence),
     ]);
     const recipientsOf = groupBy(
       recipients,
@@ -160,6 +221,10 @@ export class EventHub {
     );
     for (const row of rows) {
       const event = WireEvent.fromRow(row);
+      if (row.type === 'presence.updated') {
+        for (const userId of presenceAudiences.get(row.id) ?? []) this.deliverTo(userId, event);
+        continue;
+      }
       if (row.conversation_id === null) {
         for (const userId of recipientsOf.get(row.id) ?? []) this.deliverTo(userId, event);
         continue;
@@ -204,6 +269,23 @@ export class EventHub {
         audiences.set(r.conversation_id, this.audiences.get(r.conversation_id) ?? []);
     }
     return audiences;
+  }
+
+  /**
+   * Who on this node hears of each presence transition: its subject and whoever shares a
+   * conversation with them now — asked only about the users this node has subscribers of.
+   */
+  private async presenceAudiencesOf(rows: EventRow[]): Promise<Map<number, Iterable<number>>> {
+    if (rows.length === 0) return new Map();
+    const subjectOf = new Map(
+      rows.map((r) => [r.id, Number((JSON.parse(r.data) as { userId: string }).userId)]),
+    );
+    const audiences = await selectPresenceAudiences(
+      this.db,
+      [...new Set(subjectOf.values())],
+      [...this.subscribers.keys()],
+    );
+    return new Map(rows.map((r) => [r.id, audiences.get(subjectOf.get(r.id)!) ?? []]));
   }
 
   private forgetChangedAudiences(rows: EventRow[]): void {

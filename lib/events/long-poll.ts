@@ -1,10 +1,11 @@
 import type Koa from 'koa';
-import type { Deps } from '../deps.ts';
-import { unauthenticated } from '../errors.ts';
-import type { Session } from '../sessions.ts';
+import type { Config } from '../config.ts';
+import { sessionRevoked } from '../http/problems.ts';
+import type { Session } from '../security/sessions.ts';
+import type { Db } from '../store/db.ts';
+import { encodeCursor, isAfter, ORIGIN, type Position } from '../store/position.ts';
 import { readFeed, startingPoint } from './feed.ts';
-import type { Subscriber } from './hub.ts';
-import { encodeCursor, isAfter, ORIGIN, type Position } from './position.ts';
+import type { EventHub, Subscriber } from './hub.ts';
 import type { WireEvent } from './wire.ts';
 
 /**
@@ -12,6 +13,7 @@ import type { WireEvent } from './wire.ts';
  * nothing committed in between is missed) and wakes the poll once it is waiting and has news.
  */
 class Waiter implements Subscriber {
+  readonly kind = 'poll';
   readonly userId: number;
   readonly sessionId: string;
   private collected: WireEvent[] = [];
@@ -75,9 +77,16 @@ const POLL_HEADERS = [
 const pollBody = (events: readonly WireEvent[], cursor: Position): string =>
   `{"events":[${events.map((e) => e.json).join(',')}],"cursor":"${encodeCursor(cursor)}"}`;
 
+/** What a long-poll uses. */
+export interface PollDeps {
+  readonly db: Db;
+  readonly hub: EventHub;
+  readonly config: Pick<Config, 'pollBatchSize'>;
+}
+
 /** Serves GET /events/poll: answers at once when events are pending, otherwise waits up to `timeoutMs`. */
 export async function servePoll(
-  deps: Deps,
+  deps: PollDeps,
   ctx: Koa.Context,
   session: Session,
   cursor: Position | undefined,
@@ -100,14 +109,14 @@ export async function servePoll(
       timer = setTimeout(() => waiter.wake(), timeoutMs);
       await waiter.woken;
       // A poll of a session revoked while it waited answers like any request of that session.
-      if (waiter.closedBecause === 'revoked') throw unauthenticated('The session was revoked. Log in again.');
+      if (waiter.closedBecause === 'revoked') throw sessionRevoked();
       events = waiter.events.slice(0, deps.config.pollBatchSize);
       for (const e of events) if (e.position !== null) position = e.position;
     }
     // Each answer depends on the caller and the moment: a cache must never replay one (no-store).
     // Written straight to Node's response rather than through Koa's: one message wakes every
     // waiting poll, their answers leave back to back, and Koa's per-response work (MIME lookup,
-    // body type sniffing, delegated setters) lengthened that burst by a tenth or more.
+    // body type sniffing, delegated setters) lengthens that burst (see the README's Performance).
     ctx.respond = false;
     const res = ctx.res;
     res.statusCode = 200;

@@ -1,13 +1,14 @@
 import type { ServerResponse } from 'node:http';
 import type Koa from 'koa';
-import type { Deliveries } from '../delivery.ts';
-import type { Deps } from '../deps.ts';
-import { unauthenticated, unavailable } from '../errors.ts';
+import type { Deliveries } from '../chat/delivered-marks.ts';
+import type { Config } from '../config.ts';
+import { sessionRevoked, unavailable } from '../http/problems.ts';
 import { takeOverResponse } from '../http/route.ts';
-import type { Session } from '../sessions.ts';
+import type { Session } from '../security/sessions.ts';
+import type { Db } from '../store/db.ts';
+import { isAfter, ORIGIN, type Position } from '../store/position.ts';
 import { readFeed, startingPoint } from './feed.ts';
-import type { Subscriber } from './hub.ts';
-import { isAfter, ORIGIN, type Position } from './position.ts';
+import type { EventHub, Subscriber } from './hub.ts';
 import type { WireEvent } from './wire.ts';
 
 // Tells EventSource how long to wait before reconnecting after a drop: short enough to feel live,
@@ -79,10 +80,11 @@ class SseStream implements Subscriber {
   private readonly unsubscribe: () => void;
   private readonly heartbeat: HeartbeatSweep;
   private readonly maxBufferedBytes: number;
+  private readonly heartbeatMs: number;
   private readonly deliveries: Deliveries;
 
   constructor(
-    deps: Deps,
+    deps: StreamDeps,
     session: Session,
     private readonly res: ServerResponse,
     /** Called once when the stream ends, however it ends — also when it never opened. */
@@ -92,6 +94,7 @@ class SseStream implements Subscriber {
     this.sessionId = session.id;
     this.heartbeat = heartbeatSweep(deps.config.heartbeatMs);
     this.maxBufferedBytes = deps.config.streamBufferBytes;
+    this.heartbeatMs = deps.config.heartbeatMs;
     this.deliveries = deps.deliveries;
     this.unsubscribe = deps.hub.subscribe(this);
   }
@@ -110,8 +113,8 @@ class SseStream implements Subscriber {
       Connection: 'keep-alive',
     });
     // The head goes out on its own, now. Node keeps its text for the response's lifetime, built
-    // header by header as a chain of ~70 string pieces; writing it alone to the socket makes V8
-    // flatten it into one string, about 1.5 KiB less for each open stream.
+    // header by header as a chain of string pieces; writing it alone to the socket makes V8
+    // flatten it into one string, which an idle stream holds for hours.
     this.res.flushHeaders();
     this.res.on('close', this.gone);
     this.res.on('error', this.gone);
@@ -210,20 +213,35 @@ class SseStream implements Subscriber {
   /**
    * Resolves once the socket has taken what was written (or the stream ended). The replay
    * waits on it, so a long backlog goes out at the client's pace instead of piling up past the
-   * bound that marks a client as too slow.
+   * bound that marks a client as too slow. A client that takes nothing for a heartbeat period
+   * is cut off (too slow) instead: it resumes from its last event id.
    */
   async caughtUp(): Promise<void> {
     if (this.ended || !this.res.writableNeedDrain) return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        this.res.off('drain', done);
-        this.res.off('close', done);
-        resolve();
+    const drained = await new Promise<boolean>((resolve) => {
+      const done = (taken: boolean) => {
+        clearTimeout(timer);
+        this.res.off('drain', onDrain);
+        this.res.off('close', onDrain);
+        resolve(taken);
       };
-      this.res.on('drain', done);
-      this.res.on('close', done);
+      const onDrain = () => done(true);
+      // A client that takes nothing for a whole heartbeat period is not reading: the replay
+      // would otherwise hold its batch (and the socket its buffer) for as long as it stays connected.
+      const timer = setTimeout(() => done(false), this.heartbeatMs);
+      this.res.on('drain', onDrain);
+      this.res.on('close', onDrain);
     });
+    if (!drained) this.end('too-slow');
   }
+}
+
+/** What an event stream uses. */
+export interface StreamDeps {
+  readonly db: Db;
+  readonly hub: EventHub;
+  readonly deliveries: Deliveries;
+  readonly config: Pick<Config, 'heartbeatMs' | 'streamBufferBytes' | 'pollBatchSize'>;
 }
 
 /**
@@ -233,7 +251,7 @@ class SseStream implements Subscriber {
  * `ended` is called once when the stream ends — or when it fails before opening, before this throws.
  */
 export async function serveEventStream(
-  deps: Deps,
+  deps: StreamDeps,
   ctx: Koa.Context,
   session: Session,
   cursor: Position | undefined,
@@ -244,7 +262,7 @@ export async function serveEventStream(
   const stream = new SseStream(deps, session, ctx.res, ended);
   try {
     const { after, reset } = await startingPoint(deps.db, cursor);
-    if (stream.closedBefore === 'revoked') throw unauthenticated('The session was revoked. Log in again.');
+    if (stream.closedBefore === 'revoked') throw sessionRevoked();
     if (stream.closedBefore === 'shutdown') throw unavailable('The server is restarting; reconnect shortly.');
     if (ctx.req.destroyed) {
       stream.end('unopened');
@@ -270,12 +288,13 @@ export async function serveEventStream(
 }
 
 /** Sends the log from `after` up to what is committed now, in batches. */
-async function replay(deps: Deps, stream: SseStream, userId: number, after: Position): Promise<void> {
+async function replay(deps: StreamDeps, stream: SseStream, userId: number, after: Position): Promise<void> {
   let position = after;
   while (!stream.isEnded) {
     const batch = await readFeed(deps.db, userId, position, deps.config.pollBatchSize);
     for (const event of batch) {
       await stream.caughtUp();
+      if (stream.isEnded) return;
       stream.send(event);
     }
     if (batch.length < deps.config.pollBatchSize) return;

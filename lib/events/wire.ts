@@ -1,6 +1,6 @@
 import type { EventRow } from '../store/events.ts';
+import { encodeCursor, type Position } from '../store/position.ts';
 import type { EphemeralEventType } from './bus.ts';
-import { encodeCursor, type Position } from './position.ts';
 
 /**
  * An event ready to send. The JSON is assembled once from the stored data (never re-serialized)

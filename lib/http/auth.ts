@@ -1,7 +1,8 @@
 import type Koa from 'koa';
-import type { Deps } from '../deps.ts';
-import { forbidden, unauthenticated } from '../errors.ts';
-import { SESSION_COOKIE, type Session } from '../sessions.ts';
+import type { Config } from '../config.ts';
+import { SESSION_COOKIE, type Session, type Sessions } from '../security/sessions.ts';
+import { crossSiteWrite, unauthenticated } from './problems.ts';
+import { setSessionCookie } from './session-cookie.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -18,12 +19,22 @@ function tokenOf(ctx: Koa.Context): { token: string; via: 'bearer' | 'cookie' } 
 }
 
 /** Resolves the caller's session or throws 401; applies the CSRF rule to cookie-authenticated writes. */
-export async function requireSession(ctx: Koa.Context, deps: Deps): Promise<Session> {
+/** What authenticating a request uses. */
+interface AuthDeps {
+  readonly sessions: Sessions;
+  readonly config: Pick<Config, 'corsOrigins' | 'cookieSecure'>;
+}
+
+export async function requireSession(ctx: Koa.Context, deps: AuthDeps): Promise<Session> {
   const found = tokenOf(ctx);
   if (!found) throw unauthenticated();
   const session = await deps.sessions.authenticate(found.token);
   if (!session) throw unauthenticated('The session token is invalid, expired or revoked. Log in again.');
   if (found.via === 'cookie' && !SAFE_METHODS.has(ctx.method)) checkCrossSite(ctx, deps);
+  // A browser's cookie keeps its own expiry: when the session slides, the cookie must too.
+  if (found.via === 'cookie' && session.renewedUntil) {
+    setSessionCookie(ctx, deps.config, found.token, session.renewedUntil);
+  }
   return session;
 }
 
@@ -31,16 +42,18 @@ export async function requireSession(ctx: Koa.Context, deps: Deps): Promise<Sess
  * Browsers attach cookies to cross-site requests; a forged one either carries a foreign Origin or
  * cannot set a JSON content type without a CORS preflight we would refuse.
  */
-function checkCrossSite(ctx: Koa.Context, deps: Deps): void {
+function checkCrossSite(ctx: Koa.Context, deps: AuthDeps): void {
   const origin = ctx.get('Origin');
   if (origin) {
     const sameOrigin = origin === `${ctx.protocol}://${ctx.host}`;
     if (!sameOrigin && !deps.config.corsOrigins.includes(origin)) {
-      throw forbidden(`Cookie-authenticated writes from origin ${origin} are not allowed.`);
+      throw crossSiteWrite(`Cookie-authenticated writes from origin ${origin} are not allowed.`);
     }
     return;
   }
   if (!ctx.is('application/json')) {
-    throw forbidden('Cookie-authenticated writes need a JSON content type or a same-origin Origin header.');
+    throw crossSiteWrite(
+      'Cookie-authenticated writes need a JSON content type or a same-origin Origin header.',
+    );
   }
 }

@@ -1,7 +1,7 @@
 import type Koa from 'koa';
 import type { z } from 'zod';
 import type { Deps } from '../deps.ts';
-import type { Session } from '../sessions.ts';
+import type { Session } from '../security/sessions.ts';
 
 export type Method = 'get' | 'post' | 'put' | 'delete';
 
@@ -44,10 +44,17 @@ export interface Route<P = unknown, Q = unknown, B = unknown> {
   tags: string[];
   /** False for the few public endpoints (register, login, health, docs). */
   auth: boolean;
+  /**
+   * How an `auth` route finds its session when not only from the session token: GET /events also
+   * takes a single-use stream ticket in its query. Absent: the Bearer header or the cookie.
+   */
+  authenticate?: (ctx: Koa.Context, deps: Deps) => Promise<Session>;
   params?: P;
   query?: Q;
   /** A JSON body schema, or `raw` for a binary upload the handler reads itself. */
   body?: B | { raw: string[] };
+  /** The most a JSON body may weigh, as koa-body reads it (`'1mb'`); JSON_BODY_LIMIT when absent. */
+  bodyLimit?: string;
   responses: Record<number, ResponseSpec>;
   handler: (req: Request<P, Q, B>) => Promise<Reply | undefined> | Reply | undefined;
 }

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { type FieldError, invalid } from '../errors.ts';
+import { type FieldError, invalid } from './problems.ts';
 
 /** Parses `value` with `schema`, or throws a 400 listing every field that is wrong. */
 export function parseInput<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {

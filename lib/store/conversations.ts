@@ -1,5 +1,5 @@
-import type { RecordEvent } from '../events/log.ts';
 import type { Executor } from './db.ts';
+import type { RecordEvent } from './events.ts';
 
 export interface ConversationRow {
   id: number;
@@ -10,6 +10,9 @@ export interface ConversationRow {
   last_activity_at: string;
   created_at: string;
   updated_at: string;
+  /** End-to-end encrypted (MLS): booleans come back as 0/1 from SQLite. */
+  encrypted: boolean | number;
+  epoch: number | string;
 }
 
 const COLUMNS = [
@@ -21,6 +24,8 @@ const COLUMNS = [
   'conversations.last_activity_at',
   'conversations.created_at',
   'conversations.updated_at',
+  'conversations.encrypted',
+  'conversations.epoch',
 ];
 
 export const directKey = (a: number, b: number): string => (a < b ? `${a}:${b}` : `${b}:${a}`);
@@ -32,6 +37,7 @@ export async function insertConversation(
     title: string | null;
     createdBy: number;
     directKey: string | null;
+    encrypted?: boolean;
     at: string;
   },
 ): Promise<ConversationRow> {
@@ -41,12 +47,20 @@ export async function insertConversation(
       title: c.title,
       created_by: c.createdBy,
       direct_key: c.directKey,
+      encrypted: c.encrypted ?? false,
       last_activity_at: c.at,
       created_at: c.at,
       updated_at: c.at,
     })
     .returning(COLUMNS.map((c) => c.replace('conversations.', '')));
   return row as ConversationRow;
+}
+
+export async function selectConversation(
+  db: Executor,
+  conversationId: number,
+): Promise<ConversationRow | undefined> {
+  return db('conversations').first().where({ id: conversationId });
 }
 
 export async function selectDirectConversation(
@@ -64,6 +78,8 @@ export interface MemberRow {
   last_read_message_id: number;
 }
 
+const MEMBERSHIP_CHUNK = 100; // rows per INSERT, also under SQLite's bound-parameter limit (6 per row)
+
 export async function insertMemberships(
   db: Executor,
   conversationId: number,
@@ -72,16 +88,20 @@ export async function insertMemberships(
   visibleAfterMessageId: number,
   at: string,
 ): Promise<void> {
-  await db('memberships').insert(
-    members.map((m) => ({
-      conversation_id: conversationId,
-      user_id: m.userId,
-      role: m.role,
-      joined_at: at,
-      joined_event_id: joinedEventId,
-      visible_after_message_id: visibleAfterMessageId,
-    })),
-  );
+  // In chunks: knex writes a multi-row INSERT on SQLite as one compound SELECT, and SQLite allows at
+  // most 500 terms in one (SQLITE_MAX_COMPOUND_SELECT); a group may have 1,000 members.
+  for (let i = 0; i < members.length; i += MEMBERSHIP_CHUNK) {
+    await db('memberships').insert(
+      members.slice(i, i + MEMBERSHIP_CHUNK).map((m) => ({
+        conversation_id: conversationId,
+        user_id: m.userId,
+        role: m.role,
+        joined_at: at,
+        joined_event_id: joinedEventId,
+        visible_after_message_id: visibleAfterMessageId,
+      })),
+    );
+  }
 }
 
 /**
@@ -94,15 +114,27 @@ export interface ConversationView extends ConversationRow, MemberRow {
   last_id: number | null;
   last_sender_id: number;
   last_body: string;
+  last_ciphertext: string | null;
   last_client_message_id: string | null;
   last_created_at: string;
   last_edited_at: string | null;
+  /** Set when the member muted the conversation: their notification level is `none`. */
+  muted_by: number | null;
 }
 
-/** Current memberships joined with what a member's view shows: one statement, whatever it shows. */
+/**
+ * Current memberships joined with what a member's view shows (its last message, the member's unread
+ * count and mute): one statement, whatever it shows.
+ */
 function memberViews(db: Executor) {
   return db('memberships')
     .join('conversations', 'conversations.id', 'memberships.conversation_id')
+    .leftJoin('conversation_mutes as mute', function () {
+      this.on('mute.user_id', 'memberships.user_id').andOn(
+        'mute.conversation_id',
+        'memberships.conversation_id',
+      );
+    })
     .leftJoin('messages as last', function () {
       this.on('last.id', 'conversations.last_message_id').andOn(
         'last.id',
@@ -121,9 +153,11 @@ function memberViews(db: Executor) {
       'last.id as last_id',
       'last.sender_id as last_sender_id',
       'last.body as last_body',
+      'last.ciphertext as last_ciphertext',
       'last.client_message_id as last_client_message_id',
       'last.created_at as last_created_at',
       'last.edited_at as last_edited_at',
+      'mute.user_id as muted_by',
     ])
     .whereNull('memberships.left_event_id');
 }
@@ -183,25 +217,60 @@ export interface ParticipantRow {
   role: 'owner' | 'admin' | 'member';
 }
 
-/** Current participants of several conversations in one query, in joining order. */
+/** Participants of a conversation as shown embedded: the first few, and how many there are. */
+export interface ShownParticipantRow extends ParticipantRow {
+  participant_count: number | string;
+}
+
+const PARTICIPANT_COLUMNS = [
+  'memberships.conversation_id',
+  'users.id',
+  'users.username',
+  'users.display_name',
+  'users.avatar_url',
+  'memberships.role',
+];
+
+const currentParticipants = (db: Executor) =>
+  db('memberships').join('users', 'users.id', 'memberships.user_id').whereNull('memberships.left_event_id');
+
+/**
+ * The longest-standing `perConversation` current participants of several conversations, each with
+ * its conversation's participant count, in one query: what a list shows stays bounded however big
+ * the groups are.
+ */
 export async function selectParticipants(
   db: Executor,
   conversationIds: readonly number[],
-): Promise<ParticipantRow[]> {
+  perConversation: number,
+): Promise<ShownParticipantRow[]> {
   if (conversationIds.length === 0) return [];
-  return db('memberships')
-    .join('users', 'users.id', 'memberships.user_id')
-    .select(
-      'memberships.conversation_id',
-      'users.id',
-      'users.username',
-      'users.display_name',
-      'users.avatar_url',
-      'memberships.role',
-    )
-    .whereIn('memberships.conversation_id', conversationIds)
-    .whereNull('memberships.left_event_id')
-    .orderBy('memberships.id');
+  const ranked = currentParticipants(db)
+    .select([
+      ...PARTICIPANT_COLUMNS,
+      db.raw('ROW_NUMBER() OVER (PARTITION BY memberships.conversation_id ORDER BY memberships.id) AS seat'),
+      db.raw('COUNT(*) OVER (PARTITION BY memberships.conversation_id) AS participant_count'),
+    ])
+    .whereIn('memberships.conversation_id', conversationIds);
+  return db
+    .select('conversation_id', 'id', 'username', 'display_name', 'avatar_url', 'role', 'participant_count')
+    .from(ranked.as('ranked'))
+    .where('seat', '<=', perConversation)
+    .orderBy([{ column: 'conversation_id' }, { column: 'seat' }]);
+}
+
+/** One page of a conversation's current participants, longest-standing first, after a membership id. */
+export async function selectParticipantsPage(
+  db: Executor,
+  conversationId: number,
+  opts: { afterMembershipId: number; limit: number },
+): Promise<(ParticipantRow & { membership_id: number })[]> {
+  return currentParticipants(db)
+    .select([...PARTICIPANT_COLUMNS, 'memberships.id as membership_id'])
+    .where('memberships.conversation_id', conversationId)
+    .andWhere('memberships.id', '>', opts.afterMembershipId)
+    .orderBy('memberships.id')
+    .limit(opts.limit);
 }
 
 export async function selectMemberIds(db: Executor, conversationId: number): Promise<number[]> {
@@ -223,6 +292,54 @@ export async function selectContactIds(db: Executor, userId: number): Promise<nu
   const ids = new Set(rows.map((r: { user_id: number }) => r.user_id));
   ids.add(userId);
   return [...ids];
+}
+
+/** Which of `userIds` share a current conversation with `viewerId` (the viewer counts as one). */
+export async function selectContactsAmong(
+  db: Executor,
+  viewerId: number,
+  userIds: number[],
+): Promise<Set<number>> {
+  const rows = await db('memberships as mine')
+    .join('memberships as theirs', 'theirs.conversation_id', 'mine.conversation_id')
+    .distinct('theirs.user_id')
+    .where('mine.user_id', viewerId)
+    .whereNull('mine.left_event_id')
+    .whereNull('theirs.left_event_id')
+    .whereIn('theirs.user_id', userIds);
+  const ids = new Set(rows.map((r: { user_id: number }) => r.user_id));
+  ids.add(viewerId);
+  return ids;
+}
+
+/**
+ * Who hears of each subject's presence among `viewerIds`: the viewers who share a current
+ * conversation with the subject, and the subject themself. Chunked, to stay under the databases'
+ * limits on bound parameters however many viewers a node serves.
+ */
+export async function selectPresenceAudiences(
+  db: Executor,
+  subjectIds: readonly number[],
+  viewerIds: readonly number[],
+): Promise<Map<number, Set<number>>> {
+  const CHUNK = 500;
+  const viewers = new Set(viewerIds);
+  const audiences = new Map(subjectIds.map((id) => [id, new Set(viewers.has(id) ? [id] : [])]));
+  for (let s = 0; s < subjectIds.length; s += CHUNK) {
+    for (let v = 0; v < viewerIds.length; v += CHUNK) {
+      const rows = await db('memberships as subject')
+        .join('memberships as viewer', 'viewer.conversation_id', 'subject.conversation_id')
+        .distinct('subject.user_id as subject_id', 'viewer.user_id as viewer_id')
+        .whereIn('subject.user_id', subjectIds.slice(s, s + CHUNK))
+        .whereIn('viewer.user_id', viewerIds.slice(v, v + CHUNK))
+        .whereNull('subject.left_event_id')
+        .whereNull('viewer.left_event_id');
+      for (const r of rows as { subject_id: number; viewer_id: number }[]) {
+        audiences.get(Number(r.subject_id))?.add(Number(r.viewer_id));
+      }
+    }
+  }
+  return audiences;
 }
 
 /** Ends all of a user's memberships (account deletion), telling each conversation. */

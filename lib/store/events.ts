@@ -1,5 +1,6 @@
-import { latest, ORIGIN, type Position } from '../events/position.ts';
-import { type Db, type Executor, isPostgres, rowsOf } from './db.ts';
+import { type Db, type Executor, rowsOf } from './db.ts';
+import { dialectOf } from './dialect.ts';
+import { latest, ORIGIN, type Position } from './position.ts';
 
 /** Every kind of event the log holds. A closed union, so user input never reaches an `event:` line. */
 export type LoggedEventType =
@@ -12,12 +13,33 @@ export type LoggedEventType =
   | 'participant.removed'
   | 'receipt.updated'
   | 'user.updated'
-  | 'user.deleted';
+  | 'user.deleted'
+  | 'device.added'
+  | 'device.removed'
+  | 'key-packages.low'
+  | 'mls.commit'
+  | 'mls.welcome'
+  | 'presence.updated';
 
-/** An event is seen either by every member of a conversation at the time, or by named users. */
+/** What an event is about, where readers look events up by it. */
+interface EventSubject {
+  /** The message a message.created or message.updated shows (its text is rewritten with it). */
+  messageId?: number;
+}
+
+/**
+ * An event is seen by every member of a conversation at the time, by named users, or — a
+ * presence.updated — by everyone who shares a conversation with its subject when it is read.
+ */
 export type NewEvent =
-  | { type: LoggedEventType; conversationId: number; data: unknown }
-  | { type: LoggedEventType; recipients: readonly number[]; data: unknown };
+  | ({ type: LoggedEventType; conversationId: number; data: unknown } & EventSubject)
+  | ({ type: LoggedEventType; recipients: readonly number[]; data: unknown } & EventSubject)
+  | { type: 'presence.updated'; subjectUserId: number; data: unknown };
+
+/** Records an event in the transaction of the change it describes; resolves to its id. */
+export type RecordEvent = (event: NewEvent) => Promise<number>;
+/** Records many events in a few statements; their ids come back in the order given. */
+export type RecordEvents = (events: readonly NewEvent[]) => Promise<number[]>;
 
 export interface EventRow {
   tx: number;
@@ -28,14 +50,16 @@ export interface EventRow {
   at: string;
 }
 
-const RECIPIENT_CHUNK = 400; // rows per INSERT: stays under SQLite's 999 bound parameters
+// Rows per INSERT. knex writes a multi-row INSERT on SQLite as one compound SELECT, and SQLite allows
+// at most 500 terms in one (SQLITE_MAX_COMPOUND_SELECT).
+const RECIPIENT_CHUNK = 400;
 
 export async function insertEvent(db: Executor, event: NewEvent, at: string): Promise<number> {
   const [id] = await insertEvents(db, [event], at);
   return id!;
 }
 
-const EVENT_CHUNK = 200; // rows per INSERT: 4 parameters each, under SQLite's 999
+const EVENT_CHUNK = 200; // rows per INSERT, under the same 500-term bound
 
 /**
  * Inserts many events at once — a multi-row INSERT per chunk, then their recipients together —
@@ -52,6 +76,8 @@ export async function insertEvents(db: Executor, events: readonly NewEvent[], at
         chunk.map((event) => ({
           type: event.type,
           conversation_id: 'conversationId' in event ? event.conversationId : null,
+          message_id: 'messageId' in event ? (event.messageId ?? null) : null,
+          subject_user_id: 'subjectUserId' in event ? event.subjectUserId : null,
           data: JSON.stringify(event.data),
           at,
         })),
@@ -66,6 +92,24 @@ export async function insertEvents(db: Executor, events: readonly NewEvent[], at
   return ids;
 }
 
+/**
+ * Takes a deleted message's text out of the log: the events that showed it (its message.created
+ * and message.updated) go; the message.deleted that follows them is all a later replay returns.
+ */
+export async function deleteMessageEvents(db: Executor, messageId: number): Promise<void> {
+  await db('events').where({ message_id: messageId }).delete();
+}
+
+/**
+ * Makes every event that showed a message show it as it is now, so an edit leaves no earlier text
+ * to replay. Each event keeps its place (and type) in the log.
+ */
+export async function rewriteMessageEvents(db: Executor, messageId: number, data: unknown): Promise<void> {
+  await db('events')
+    .where({ message_id: messageId })
+    .update({ data: JSON.stringify(data) });
+}
+
 /** The event_recipients rows of an event with named recipients (none for a conversation's event). */
 function recipientRows(event: NewEvent, eventId: number): { user_id: number; event_id: number }[] {
   if (!('recipients' in event)) return [];
@@ -78,44 +122,6 @@ async function insertRecipients(db: Executor, rows: { user_id: number; event_id:
   }
 }
 
-/**
- * On PostgreSQL, only events of transactions older than every transaction still running: a
- * running one may yet commit an event that sorts before the newest visible ones. Reading below
- * that horizon, in (tx, id) order, never skips an event that commits late. SQLite needs no horizon.
- *
- * Why this holds: `tx` is the inserting transaction's id (pg_current_xact_id()), and a transaction
- * gets its id at its first write. Every id below the snapshot's xmin belongs to a transaction that
- * has finished, so its events are all visible now or never will be; every transaction that has not
- * yet written gets an id at or above xmin. So once a reader has passed (tx, id), nothing can appear
- * before it, and xmin only grows. The price: committed events wait while an older transaction runs
- * (hasHeldBackEvents), so event-writing transactions stay short, and commitWithEvents takes its
- * conversation lock before its first write so the wait for the lock holds no id back.
- */
-const HORIZON = 'pg_snapshot_xmin(pg_current_snapshot())::text::bigint';
-function horizon(db: Executor): string {
-  return isPostgres(db) ? `AND e.tx < ${HORIZON}` : '';
-}
-
-/**
- * Whether committed events sit at or above the horizon, waiting for an older transaction to end.
- * That transaction may write no event and so wake no reader when it ends: PgBus asks this and wakes
- * the readers again while it is true. Always false on SQLite.
- */
-export async function hasHeldBackEvents(db: Executor): Promise<boolean> {
-  if (!isPostgres(db)) return false;
-  const result = await db.raw(`SELECT EXISTS (SELECT 1 FROM events e WHERE e.tx >= ${HORIZON}) AS held`);
-  return Boolean(result.rows[0]?.held);
-}
-
-/**
- * "After this position" in SQL, and the log's order. On SQLite every tx is 0, so the id alone
- * orders the log: one range over the primary key that the planner walks in order, instead of an OR
- * of two index ranges and a sort (a fifth of a millisecond per read, on every send's fan-out).
- */
-const afterSql = (db: Executor) => (isPostgres(db) ? '(e.tx > ? OR (e.tx = ? AND e.id > ?))' : 'e.id > ?');
-const afterArgs = (db: Executor, p: Position) => (isPostgres(db) ? [p.tx, p.tx, p.id] : [p.id]);
-const logOrder = (db: Executor, prefix = '') => (isPostgres(db) ? `${prefix}tx, ${prefix}id` : `${prefix}id`);
-
 /** The events one user may see after `after`: their conversations while a member, and their own. */
 export async function selectEventsForUser(
   db: Executor,
@@ -123,6 +129,7 @@ export async function selectEventsForUser(
   after: Position,
   limit: number,
 ): Promise<EventRow[]> {
+  const d = dialectOf(db);
   const result = await db.raw(
     `SELECT tx, id, type, conversation_id, data, at FROM (
        SELECT e.tx, e.id, e.type, e.conversation_id, e.data, e.at
@@ -130,28 +137,77 @@ export async function selectEventsForUser(
          JOIN events e ON e.conversation_id = m.conversation_id
                       AND e.id > m.joined_event_id
                       AND (m.left_event_id IS NULL OR e.id <= m.left_event_id)
-        WHERE m.user_id = ? AND ${afterSql(db)} ${horizon(db)}
+        WHERE m.user_id = ? AND ${d.logAfter} ${d.readable}
        UNION ALL
        SELECT e.tx, e.id, e.type, e.conversation_id, e.data, e.at
          FROM event_recipients r
          JOIN events e ON e.id = r.event_id
-        WHERE r.user_id = ? AND ${afterSql(db)} ${horizon(db)}
+        WHERE r.user_id = ? AND ${d.logAfter} ${d.readable}
+       UNION ALL
+       -- Presence transitions of the user and of everyone they share a conversation with now.
+       SELECT e.tx, e.id, e.type, e.conversation_id, e.data, e.at
+         FROM events e
+        WHERE e.subject_user_id IS NOT NULL AND ${d.logAfter} ${d.readable}
+          AND (e.subject_user_id = ? OR EXISTS (
+                SELECT 1 FROM memberships mine
+                  JOIN memberships theirs ON theirs.conversation_id = mine.conversation_id
+                 WHERE mine.user_id = ? AND mine.left_event_id IS NULL
+                   AND theirs.user_id = e.subject_user_id AND theirs.left_event_id IS NULL))
      ) visible
-     ORDER BY ${logOrder(db)}
+     ORDER BY ${d.logOrder()}
      LIMIT ?`,
-    [userId, ...afterArgs(db, after), userId, ...afterArgs(db, after), limit],
+    [
+      userId,
+      ...d.logAfterArgs(after),
+      userId,
+      ...d.logAfterArgs(after),
+      ...d.logAfterArgs(after),
+      userId,
+      userId,
+      limit,
+    ],
   );
   return normalizeRows(rowsOf(result));
 }
 
 /** All events after `after`, for the node's log tail that fans them out. */
+/**
+ * The node's tail read: the next events after `after`, and whether committed events wait above the
+ * readers' horizon — both from one statement, so one snapshot: a transaction that held events back
+ * and ends between the read and a later look cannot go unnoticed.
+ */
+export async function selectTail(
+  db: Executor,
+  after: Position,
+  limit: number,
+): Promise<{ rows: EventRow[]; heldBack: boolean }> {
+  const d = dialectOf(db);
+  if (d.heldBack === null) return { rows: await selectEventsAfter(db, after, limit), heldBack: false };
+  // The held-back flag rides on a row of its own, with no position, sorted last.
+  const result = await db.raw(
+    `SELECT * FROM (
+       SELECT e.tx, e.id, e.type, e.conversation_id, e.data, e.at FROM events e
+        WHERE ${d.logAfter} ${d.readable}
+        ORDER BY ${d.logOrder('e.')}
+        LIMIT ?) page
+     UNION ALL
+     SELECT NULL, NULL, NULL, NULL, NULL, NULL WHERE ${d.heldBack}
+     ORDER BY ${d.logOrder()}`,
+    [...d.logAfterArgs(after), limit],
+  );
+  const rows = rowsOf<EventRow>(result);
+  const heldBack = rows.length > 0 && (rows.at(-1)!.id as number | null) === null;
+  return { rows: normalizeRows(heldBack ? rows.slice(0, -1) : rows), heldBack };
+}
+
 export async function selectEventsAfter(db: Executor, after: Position, limit: number): Promise<EventRow[]> {
+  const d = dialectOf(db);
   const result = await db.raw(
     `SELECT e.tx, e.id, e.type, e.conversation_id, e.data, e.at FROM events e
-      WHERE ${afterSql(db)} ${horizon(db)}
-      ORDER BY ${logOrder(db, 'e.')}
+      WHERE ${d.logAfter} ${d.readable}
+      ORDER BY ${d.logOrder('e.')}
       LIMIT ?`,
-    [...afterArgs(db, after), limit],
+    [...d.logAfterArgs(after), limit],
   );
   return normalizeRows(rowsOf(result));
 }
@@ -196,9 +252,8 @@ export async function selectRecipients(
  * cursor that means "now" — and `prunedThrough`, how far retention removed events.
  */
 export async function selectLogBounds(db: Executor): Promise<{ head: Position; prunedThrough: Position }> {
-  const newest = isPostgres(db)
-    ? `SELECT e.tx, e.id FROM events e WHERE 1 = 1 ${horizon(db)} ORDER BY e.tx DESC, e.id DESC LIMIT 1`
-    : 'SELECT e.tx, e.id FROM events e ORDER BY e.id DESC LIMIT 1';
+  const d = dialectOf(db);
+  const newest = `SELECT e.tx, e.id FROM events e WHERE 1 = 1 ${d.readable} ORDER BY ${d.logOrder('e.', 'DESC')} LIMIT 1`;
   // One statement for both ends: every poll and stream opening asks.
   const result = await db.raw(
     `SELECT n.tx, n.id, p.tx AS pruned_tx, p.id AS pruned_id
@@ -217,6 +272,21 @@ export async function selectLogBounds(db: Executor): Promise<{ head: Position; p
 
 export async function selectHeadPosition(db: Executor): Promise<Position> {
   return (await selectLogBounds(db)).head;
+}
+
+/**
+ * Deletes presence transitions older than `beforeIso`. They are kept only for clients between two
+ * polls or reconnecting, so how far they go back is not recorded (an older cursor is still served,
+ * without them) — but the newest event stays whatever it is: it is the log's head, the "now" of
+ * every client's cursor.
+ */
+export async function prunePresenceEvents(db: Db, beforeIso: string): Promise<number> {
+  const d = dialectOf(db);
+  return db('events')
+    .whereNotNull('subject_user_id')
+    .andWhere('at', '<', beforeIso)
+    .whereNotIn('id', db('events').select('id').orderByRaw(d.logOrder('', 'DESC')).limit(1))
+    .delete();
 }
 
 /** Deletes events older than `beforeIso`, remembering how far the log was pruned. */

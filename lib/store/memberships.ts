@@ -21,11 +21,8 @@ export async function selectCurrentMembers(
     .orderBy('id');
 }
 
-/**
- * Takes the conversation's row lock (on PostgreSQL) for the rest of the transaction, so concurrent
- * membership changes of one conversation apply one after the other and the member cap holds.
- */
-export async function lockConversation(db: Executor, conversationId: number, at: string): Promise<void> {
+/** Records that the conversation changed (its members or their roles). */
+export async function touchConversation(db: Executor, conversationId: number, at: string): Promise<void> {
   await db('conversations').where({ id: conversationId }).update({ updated_at: at });
 }
 
@@ -85,4 +82,9 @@ export async function selectCurrentConversationIds(db: Executor, userId: number)
     .where({ user_id: userId })
     .whereNull('left_event_id');
   return rows.map((r: { conversation_id: number }) => Number(r.conversation_id));
+}
+
+/** Every member of a new conversation joins at the event that announced it. */
+export async function setJoinedEvent(db: Executor, conversationId: number, eventId: number): Promise<void> {
+  await db('memberships').where({ conversation_id: conversationId }).update({ joined_event_id: eventId });
 }

@@ -4,7 +4,9 @@ export interface MessageRow {
   id: number;
   conversation_id: number;
   sender_id: number;
+  /** '' for an encrypted message, whose content is `ciphertext`. */
   body: string;
+  ciphertext: string | null;
   client_message_id: string | null;
   created_at: string;
   edited_at: string | null;
@@ -15,6 +17,7 @@ const COLUMNS = [
   'conversation_id',
   'sender_id',
   'body',
+  'ciphertext',
   'client_message_id',
   'created_at',
   'edited_at',
@@ -26,16 +29,32 @@ const COLUMNS = [
  */
 export async function insertMessageByMember(
   db: Executor,
-  m: { conversationId: number; senderId: number; body: string; clientMessageId: string | null; at: string },
+  m: {
+    conversationId: number;
+    senderId: number;
+    body: string;
+    ciphertext: string | null;
+    clientMessageId: string | null;
+    at: string;
+  },
 ): Promise<MessageRow | undefined> {
   // CASTs, not bare parameters: PostgreSQL types a SELECT list's parameters as text.
   const result = await db.raw(
-    `INSERT INTO messages (conversation_id, sender_id, body, client_message_id, created_at)
-     SELECT CAST(? AS INTEGER), CAST(? AS INTEGER), ?, ?, ?
+    `INSERT INTO messages (conversation_id, sender_id, body, ciphertext, client_message_id, created_at)
+     SELECT CAST(? AS INTEGER), CAST(? AS INTEGER), ?, ?, ?, ?
       WHERE EXISTS (SELECT 1 FROM memberships
                      WHERE conversation_id = ? AND user_id = ? AND left_event_id IS NULL)
      RETURNING ${COLUMNS.join(', ')}`,
-    [m.conversationId, m.senderId, m.body, m.clientMessageId, m.at, m.conversationId, m.senderId],
+    [
+      m.conversationId,
+      m.senderId,
+      m.body,
+      m.ciphertext,
+      m.clientMessageId,
+      m.at,
+      m.conversationId,
+      m.senderId,
+    ],
   );
   const [row] = rowsOf<MessageRow>(result);
   return row;
@@ -96,16 +115,16 @@ export async function selectLastMessageId(db: Executor, conversationId: number):
   return row?.last ? Number(row.last) : null;
 }
 
-/** Replaces a message's body and stamps the edit. */
+/** Replaces a message's body (or, encrypted, its ciphertext) and stamps the edit. */
 export async function updateMessageBody(
   db: Executor,
   messageId: number,
-  body: string,
+  content: { body: string; ciphertext: string | null },
   at: string,
 ): Promise<MessageRow> {
   const [row] = await db('messages')
     .where({ id: messageId })
-    .update({ body, edited_at: at })
+    .update({ body: content.body, ciphertext: content.ciphertext, edited_at: at })
     .returning(COLUMNS);
   return row as MessageRow;
 }

@@ -4,6 +4,12 @@ import * as presence from '../../migrations/20261125130000_add_presence.ts';
 import * as presenceHolds from '../../migrations/20261125140000_add_presence_holds.ts';
 import * as unreadCounters from '../../migrations/20261125150000_add_unread_counters.ts';
 import * as memberIndex from '../../migrations/20261125160000_index_memberships_by_member.ts';
+import * as devicesAndPush from '../../migrations/20261205200000_add_devices_and_push.ts';
+import * as pushDeliverySender from '../../migrations/20261205200100_add_push_delivery_sender.ts';
+import * as streamTickets from '../../migrations/20261205300000_create_stream_tickets.ts';
+import * as mlsDeliveryService from '../../migrations/20261206100000_add_mls_delivery_service.ts';
+import * as eventSubjects from '../../migrations/20261206200000_add_event_subjects.ts';
+import * as pushDeviceWindow from '../../migrations/20261206300000_add_push_device_window.ts';
 
 type Migration = Knex.Migration;
 
@@ -14,6 +20,12 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261125140000_add_presence_holds': presenceHolds,
   '20261125150000_add_unread_counters': unreadCounters,
   '20261125160000_index_memberships_by_member': memberIndex,
+  '20261205200000_add_devices_and_push': devicesAndPush,
+  '20261205200100_add_push_delivery_sender': pushDeliverySender,
+  '20261205300000_create_stream_tickets': streamTickets,
+  '20261206100000_add_mls_delivery_service': mlsDeliveryService,
+  '20261206200000_add_event_subjects': eventSubjects,
+  '20261206300000_add_push_device_window': pushDeviceWindow,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,4 +1,4 @@
-import { type Executor, isPostgres } from './db.ts';
+import type { Executor } from './db.ts';
 
 /** Records a presence transition; false when the user no longer exists. */
 export async function updatePresence(
@@ -12,15 +12,6 @@ export async function updatePresence(
     .whereNull('deleted_at')
     .update({ presence, last_seen_at: lastSeenAt });
   return Number(updated) > 0;
-}
-
-// The first key of the two-key advisory lock space for per-user presence decisions (conversation
-// locks use another class, see lib/events/log.ts).
-const PRESENCE_LOCK_CLASS = 0x50525355; // "PRSU"
-
-/** Serialises presence decisions about one user across nodes (SQLite's single writer needs nothing). */
-export async function lockUserPresence(trx: Executor, userId: number): Promise<void> {
-  if (isPostgres(trx)) await trx.raw('SELECT pg_advisory_xact_lock(?, ?)', [PRESENCE_LOCK_CLASS, userId]);
 }
 
 export async function holdPresence(db: Executor, nodeId: string, userId: number): Promise<void> {

@@ -1,5 +1,5 @@
-import type { Position } from '../events/position.ts';
 import { type Executor, rowsOf } from './db.ts';
+import type { Position } from './position.ts';
 
 export interface ReceiptRow {
   membership_id: number;
@@ -43,7 +43,9 @@ export async function selectReceipt(
   return row ? numbers(row) : undefined;
 }
 
-const IDS_PER_STATEMENT = 900; // bound parameters per IN list: under SQLite's 999
+// Bound parameters per statement: far below any SQLite build's limit (999 before 3.32, 32,766 since),
+// and small enough that one statement never holds the single SQLite connection for long.
+const IDS_PER_STATEMENT = 900;
 
 /** The marks of those of `userIds` who are current members of the conversation. */
 export async function selectReceiptsOf(
@@ -149,7 +151,7 @@ export interface AcknowledgedRange {
   to: Position;
 }
 
-const RANGES_PER_STATEMENT = 190; // 5 bound parameters each: under SQLite's 999
+const RANGES_PER_STATEMENT = 190; // 5 bound parameters each: the same bound as above
 
 /**
  * For each range's user and each of their current conversations, the newest message whose

@@ -4,6 +4,8 @@ export interface SessionRow {
   id: string;
   user_id: number;
   expires_at: string;
+  /** The device the session belongs to (lib/chat/devices.ts); null only for sessions revoked before devices existed. */
+  device_id: string | null;
 }
 
 export async function insertSession(
@@ -20,7 +22,7 @@ export async function selectLiveSession(
   nowIso: string,
 ): Promise<SessionRow | undefined> {
   return db('sessions')
-    .first('sessions.id', 'sessions.user_id', 'sessions.expires_at')
+    .first('sessions.id', 'sessions.user_id', 'sessions.expires_at', 'sessions.device_id')
     .join('users', 'users.id', 'sessions.user_id')
     .where('sessions.id', id)
     .whereNull('sessions.revoked_at')
@@ -54,4 +56,9 @@ export async function revokeSession(db: Executor, id: string, at: string): Promi
 export async function selectSessionsRevokedSince(db: Executor, sinceIso: string): Promise<string[]> {
   const rows = await db('sessions').select('id').where('revoked_at', '>=', sinceIso);
   return rows.map((r: { id: string }) => r.id);
+}
+
+/** Deletes sessions that expired or were revoked before `cutoffIso`; returns how many. */
+export async function deleteSessionsEndedBefore(db: Executor, cutoffIso: string): Promise<number> {
+  return db('sessions').where('expires_at', '<', cutoffIso).orWhere('revoked_at', '<', cutoffIso).delete();
 }

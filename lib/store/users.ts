@@ -61,6 +61,30 @@ export async function selectUsersByIds(db: Executor, ids: readonly number[]): Pr
   return db('users').select(COLUMNS).whereIn('id', ids).whereNull('deleted_at');
 }
 
+/**
+ * Live users among `ids`, kept live until the transaction ends: on PostgreSQL their rows are
+ * share-locked, so an account deletion (which updates the row) waits for the membership being
+ * made; SQLite runs one writer at a time and needs no lock (knex leaves the clause out there).
+ */
+export async function selectLiveUsersForMembership(
+  trx: Executor,
+  ids: readonly number[],
+): Promise<{ id: number }[]> {
+  if (ids.length === 0) return [];
+  return trx('users').select('id').whereIn('id', ids).whereNull('deleted_at').forShare();
+}
+
+/**
+ * Locks a user's row until commit (PostgreSQL; SQLite has one writer anyway). A membership being
+ * made for the user share-locks the row as it checks the account (selectLiveUsersForMembership):
+ * the two then run one after the other, never interleaved. FOR NO KEY UPDATE, not FOR UPDATE: rows
+ * that refer to the user (a message they are sending) take FOR KEY SHARE, which this lets through —
+ * their writer may hold a conversation lock this transaction waits for next.
+ */
+export async function lockUserRow(trx: Executor, id: number): Promise<void> {
+  await trx('users').first('id').where({ id }).forNoKeyUpdate();
+}
+
 /** Users whose username or display name starts with `prefix`, by id, after `afterId`. */
 export async function selectUsers(
   db: Executor,

@@ -8,8 +8,11 @@ import { join, resolve } from 'node:path';
 
 const SERVER_ENTRY = resolve(import.meta.dirname, '../../lib/server.ts');
 
-/** A free loopback port: the child keeps it across restarts, so clients need not learn a new one. */
-async function freePort(): Promise<number> {
+/**
+ * A free loopback port, for a process that cannot listen on port 0 and report back (a child server
+ * keeps it across restarts, so clients need not learn a new one; nginx needs it in its config).
+ */
+export async function freePort(): Promise<number> {
   const probe = createServer();
   probe.listen(0, '127.0.0.1');
   await once(probe, 'listening');

@@ -7,13 +7,18 @@ export interface ApiResponse<T = any> {
 
 /** A thin fetch wrapper speaking JSON to one server, optionally as one user. */
 export class Api {
+  /** `base` may be a function, for a server that has not started yet (spec/helpers/fixture.ts). */
   constructor(
-    readonly baseUrl: string,
+    private readonly base: string | (() => string),
     readonly token?: string,
   ) {}
 
+  get baseUrl(): string {
+    return typeof this.base === 'string' ? this.base : this.base();
+  }
+
   as(token: string): Api {
-    return new Api(this.baseUrl, token);
+    return new Api(this.base, token);
   }
 
   async request<T = any>(

@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { freePort } from './child-server.ts';
 
 /** The nginx binary: $NGINX, /usr/sbin/nginx (Debian, where .ci/run installs it) or one on PATH. */
 export function findNginx(): string | null {
@@ -29,15 +30,6 @@ export interface RunningNginx {
   /** nginx's error log so far, for failure messages. */
   errors(): string;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  probe.listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 async function accepting(port: number, child: ChildProcess, errors: () => string): Promise<void> {

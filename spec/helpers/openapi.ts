@@ -194,7 +194,8 @@ function loadedFiles(suite: Mocha.Suite, into = new Set<string>()): Set<string> 
   return into;
 }
 
-function coverageMode(root: Mocha.Suite): 'off' | 'warn' | 'strict' {
+/** Strict when every spec file ran (or PARLEY_OPENAPI_COVERAGE says so); spec/helpers/event-types.ts uses it too. */
+export function coverageMode(root: Mocha.Suite): 'off' | 'warn' | 'strict' {
   const forced = process.env.PARLEY_OPENAPI_COVERAGE;
   if (forced === 'off' || forced === 'warn' || forced === 'strict') return forced;
   const loaded = loadedFiles(root);

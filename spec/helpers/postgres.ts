@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
 import pg from 'pg';
 
 /**
@@ -49,5 +50,43 @@ export async function postgresReachable(): Promise<boolean> {
     return false;
   } finally {
     await client.end().catch(() => {});
+  }
+}
+
+/**
+ * Waits until at least `count` transactions wait for an advisory lock (Parley's per-conversation
+ * and per-user locks), or `stop()` says the awaited requests finished without waiting.
+ */
+export async function untilWaitingForLocks(db: Knex, count = 1, stop = () => false): Promise<void> {
+  for (;;) {
+    const [waiting] = await db('pg_locks').count('* as n').where({ locktype: 'advisory', granted: false });
+    if (Number(waiting!.n) >= count || stop()) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** A describe for PostgreSQL runs; on SQLite runs it shows one skipped spec that says why. */
+export function describeOnPostgres(title: string, body: (this: Mocha.Suite) => void): void {
+  if (onPostgres) describe(title, body);
+  else {
+    describe(title, () => {
+      it.skip(
+        'runs only on PostgreSQL (PARLEY_TEST_DB=postgres; npm test does so when 127.0.0.1:5432 answers)',
+      );
+    });
+  }
+}
+
+/**
+ * A describe for what no Parley database stands behind (a document, the bench harness, a process
+ * started on its own default): it runs in the SQLite pass only, and the PostgreSQL pass shows one
+ * skipped spec that says why, so CI does not pay for it twice.
+ */
+export function describeOncePerRun(title: string, body: (this: Mocha.Suite) => void): void {
+  if (!onPostgres) describe(title, body);
+  else {
+    describe(title, () => {
+      it.skip('runs once, in the SQLite pass: it does not use the database under test');
+    });
   }
 }

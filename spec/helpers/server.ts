@@ -34,12 +34,14 @@ export async function startServer(env: Record<string, string> = {}, dir?: string
     SESSION_SECRET: dir ? '' : randomBytes(24).toString('base64url'),
     LOG_LEVEL: process.env.PARLEY_TEST_LOG_LEVEL ?? 'silent',
     // Specs register and send from one address far faster than people do; the rate-limit specs
-    // (spec/security-rate-limits.spec.ts) turn these back on with their own settings.
+    // (spec/security/rate-limits.spec.ts) turn these back on with their own settings.
     REGISTRATIONS_PER_WINDOW: '0',
     MESSAGES_PER_WINDOW: '0',
     TYPING_PER_WINDOW: '0',
+    GROUPS_PER_WINDOW: '0',
+    MEMBER_ADDS_PER_WINDOW: '0',
     // Presence and delivered receipts add events to every stream of users who share a
-    // conversation; their specs (presence.spec.ts, delivered.spec.ts) turn them on.
+    // conversation; their specs (spec/chat/presence.spec.ts, spec/chat/delivered.spec.ts) turn them on.
     PRESENCE_ENABLED: 'false',
     DELIVERY_FLUSH_MS: '0',
     ...env,

@@ -1,5 +1,6 @@
 import { EventSource } from 'eventsource';
-import { type ApiResponse, responseObservers, type TestUser } from './client.ts';
+import { Changes } from './changes.ts';
+import { type ApiResponse, responseObservers } from './client.ts';
 
 /** One SSE frame as the wire carried it: fields, and comment lines (heartbeats) without the colon. */
 export interface SseFrame {
@@ -19,6 +20,9 @@ export interface ParleyEvent {
 }
 
 const DEFAULT_WAIT_MS = 5000;
+
+/** Hooks that see every SSE frame the suite receives (spec/helpers/event-types.ts checks the events). */
+export const frameObservers: ((frame: SseFrame) => void)[] = [];
 
 /** Splits a text/event-stream into frames, as a browser would (LF line ends, blank line ends a frame). */
 function parseFrame(block: string): SseFrame {
@@ -147,7 +151,9 @@ export class SseReader {
         buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, '\n');
         let end = buffer.indexOf('\n\n');
         while (end !== -1) {
-          this.queue.push(parseFrame(buffer.slice(0, end)));
+          const frame = parseFrame(buffer.slice(0, end));
+          for (const observe of frameObservers) observe(frame);
+          this.queue.push(frame);
           buffer = buffer.slice(end + 2);
           end = buffer.indexOf('\n\n');
         }
@@ -242,7 +248,7 @@ export class BearerEventSource {
   /** The `Last-Event-ID` header of each connection attempt, in order (undefined on the first). */
   readonly attempts: (string | undefined)[] = [];
   readonly received: ParleyEvent[] = [];
-  private waiters: (() => void)[] = [];
+  private readonly changes = new Changes();
   private cutCurrent: (() => void) | null = null;
   private gate: Promise<void> | null = null;
   private release: (() => void) | null = null;
@@ -299,24 +305,11 @@ export class BearerEventSource {
   }
 
   private notify(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) w();
+    this.changes.notify();
   }
 
-  private async until(done: () => boolean, what: string, waitMs = DEFAULT_WAIT_MS): Promise<void> {
-    const deadline = Date.now() + waitMs;
-    while (!done()) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${what}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+  private until(done: () => boolean, what: string, waitMs = DEFAULT_WAIT_MS): Promise<void> {
+    return this.changes.until(done, what, waitMs);
   }
 
   /** Waits for the n-th successful connection (1 = the first). */
@@ -346,29 +339,4 @@ export class BearerEventSource {
     this.releaseReconnect();
     this.source.close();
   }
-}
-
-/** A direct conversation between two users; returns its id. */
-export async function converse(a: TestUser, b: TestUser): Promise<string> {
-  const res = await a.api.post('/conversations', { participantIds: [b.id] });
-  if (res.status !== 201 && res.status !== 200) throw new Error(`conversation: ${res.status} ${res.text}`);
-  return res.body.id;
-}
-
-/** Sends a message and returns it. */
-export async function say(user: TestUser, conversationId: string, body: string): Promise<any> {
-  const res = await user.api.post(`/conversations/${conversationId}/message`, { body });
-  if (res.status !== 201) throw new Error(`send: ${res.status} ${res.text}`);
-  return res.body;
-}
-
-/** One long-poll answer. */
-export async function poll(
-  user: TestUser,
-  query: { cursor?: string; timeout?: number },
-): Promise<{ status: number; body: any; headers: Headers }> {
-  const params = new URLSearchParams();
-  if (query.cursor !== undefined) params.set('cursor', query.cursor);
-  if (query.timeout !== undefined) params.set('timeout', String(query.timeout));
-  return user.api.get(`/events/poll?${params}`);
 }

@@ -1,0 +1,262 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import webpush from 'web-push';
+import { eachSide, postMessage, startFloor, startParley } from '../lib/parley.ts';
+import { now, type ServerProc, sleep } from '../lib/procs.ts';
+import { createDb, open, type SeededUser, seedGroup, seedUsers } from '../lib/seed.ts';
+import { ascending, percentile } from '../lib/stats.ts';
+import { type BenchContext, fmt, type Row, type ScenarioResult } from '../lib/types.ts';
+import { BenchPushReceiver } from '../load/push-receiver.ts';
+
+// Another user's sends go on at this pace while the pushes go out, and the same sends idle before.
+const SIDE_SEND_EVERY_MS = 20;
+const IDLE_SENDS = 50;
+
+interface Measured {
+  /** Per device and round: ms from the POST to its push arriving at the push service. */
+  latencies: number[];
+  /** Per round: ms until the last device's push arrived. */
+  lastArrivals: number[];
+  /** The group message's own POST, per round (ms). */
+  groupSends: number[];
+  /** Other sends while the pushes were going out, and the same sends with nothing to push (ms). */
+  busySends: number[];
+  idleSends: number[];
+  missing: number;
+  failedSends: number;
+  receiver: ReturnType<BenchPushReceiver['check']>;
+}
+
+async function timedPost(url: string, conversationId: number, token: string, body: string) {
+  const t0 = now();
+  const status = await postMessage(url, conversationId, token, body);
+  return { ms: now() - t0, status };
+}
+
+async function runSide(
+  server: ServerProc,
+  receiver: BenchPushReceiver,
+  sender: SeededUser,
+  groupId: number,
+  sideId: number,
+  rounds: number,
+): Promise<Measured> {
+  const m: Measured = {
+    latencies: [],
+    lastArrivals: [],
+    groupSends: [],
+    busySends: [],
+    idleSends: [],
+    missing: 0,
+    failedSends: 0,
+    receiver: { repeats: 0, malformed: 0, undecryptable: 0, sample: null },
+  };
+  const side = async (label: string) => {
+    const r = await timedPost(server.url, sideId, sender.token, label);
+    if (r.status !== 201) m.failedSends++;
+    return r.ms;
+  };
+  for (let i = 0; i < 5; i++) await side('warm-up'); // connections, JIT
+  for (let i = 0; i < IDLE_SENDS; i++) {
+    m.idleSends.push(await side(`idle ${i}`));
+    await sleep(SIDE_SEND_EVERY_MS);
+  }
+  for (let round = 0; round < rounds; round++) {
+    receiver.reset();
+    await sleep(500); // the previous round's tail settles
+    const t0 = now();
+    const group = timedPost(server.url, groupId, sender.token, `round ${round}: lunch at noon?`);
+    let pushing = true;
+    const sideSends = (async () => {
+      while (pushing) {
+        m.busySends.push(await side(`during ${round}`));
+        await sleep(SIDE_SEND_EVERY_MS);
+      }
+    })();
+    const arrivals = await receiver.allArrived(60_000);
+    pushing = false;
+    await sideSends;
+    const sent = await group;
+    if (sent.status !== 201) m.failedSends++;
+    m.groupSends.push(sent.ms);
+    m.missing += receiver.subscribers.length - arrivals.size;
+    const times = [...arrivals.values()].map((t) => t - t0);
+    m.latencies.push(...times);
+    m.lastArrivals.push(Math.max(...times));
+    const checked = receiver.check();
+    m.receiver = {
+      repeats: m.receiver.repeats + checked.repeats,
+      malformed: m.receiver.malformed + checked.malformed,
+      undecryptable: m.receiver.undecryptable + checked.undecryptable,
+      sample: checked.sample,
+    };
+  }
+  // A push that arrives twice arrives after the last first one: give repeats a moment to show.
+  await sleep(500);
+  m.receiver.repeats += receiver.check().repeats;
+  m.latencies = ascending(m.latencies);
+  return m;
+}
+
+/**
+ * One message to a group of 1,000 members who are all offline, each with a Web Push subscription
+ * on a local push service: time from the POST until each push arrives, and the latency of another
+ * user's sends meanwhile; vs a floor that sends the same encrypted requests with `web-push` alone.
+ */
+export async function push(ctx: BenchContext): Promise<ScenarioResult> {
+  const size = ctx.quick ? 50 : 1000;
+  const rounds = ctx.quick ? 1 : 3;
+  const receiver = await BenchPushReceiver.start(size);
+  try {
+    const vapid = webpush.generateVAPIDKeys();
+    const db = await createDb('push');
+    const [sender, other, ...members] = await seedUsers(db, size + 2, 'push');
+    const groupId = seedGroup(
+      db,
+      sender!.id,
+      members.map((u) => u.id),
+    );
+    // The side sends go to a conversation whose other member has no subscription: nothing to push.
+    const sideId = seedGroup(db, sender!.id, [other!.id]);
+    seedSubscriptions(db.file, members, receiver);
+    const file = join(db.dir, 'subscriptions.json');
+    writeFileSync(
+      file,
+      JSON.stringify(
+        receiver.subscribers.map((s) => ({ endpoint: s.endpoint, keys: { p256dh: s.p256dh, auth: s.auth } })),
+      ),
+    );
+    const keys = { VAPID_PUBLIC_KEY: vapid.publicKey, VAPID_PRIVATE_KEY: vapid.privateKey };
+    const out = await eachSide(
+      {
+        floor: () =>
+          startFloor('push.ts', {
+            ...keys,
+            PUSH_SUBSCRIPTIONS_FILE: file,
+            PUSH_CONVERSATION_ID: String(groupId),
+          }),
+        parley: () => startParley(ctx, 'push', db, { ...keys, PUSH_ALLOW_PRIVATE_ENDPOINTS: 'true' }),
+      },
+      async (side, server) => {
+        const m = await runSide(server, receiver, sender!, groupId, sideId, rounds);
+        ctx.log(
+          `push ${size} ${side}: p50 ${percentile(m.latencies, 50).toFixed(0)} ms, p99 ${percentile(m.latencies, 99).toFixed(0)} ms, missing ${m.missing}`,
+        );
+        return m;
+      },
+    );
+    const p = out.parley;
+    const f = out.floor;
+    const label = `${fmt(size)} offline devices, ${rounds} message${rounds > 1 ? 's' : ''}`;
+    const median = (xs: number[]) => percentile(ascending(xs), 50);
+    const rows: Row[] = [
+      {
+        scenario: 'push',
+        size: label,
+        metric: 'p50 send→push received',
+        unit: 'ms',
+        parley: percentile(p.latencies, 50),
+        floor: percentile(f.latencies, 50),
+        goal: { kind: 'at-most', ratio: 1.5 },
+      },
+      {
+        scenario: 'push',
+        size: label,
+        metric: 'p99 send→push received',
+        unit: 'ms',
+        parley: percentile(p.latencies, 99),
+        floor: percentile(f.latencies, 99),
+        goal: { kind: 'at-most', ratio: 1.5 },
+      },
+      {
+        scenario: 'push',
+        size: label,
+        metric: 'all received (median of rounds)',
+        unit: 'ms',
+        parley: median(p.lastArrivals),
+        floor: median(f.lastArrivals),
+        goal: { kind: 'report' },
+      },
+      {
+        scenario: 'push',
+        size: label,
+        metric: 'pushes missing, repeated, malformed or undecryptable',
+        unit: 'count',
+        parley:
+          p.missing + p.receiver.repeats + p.receiver.malformed + p.receiver.undecryptable + p.failedSends,
+        floor:
+          f.missing + f.receiver.repeats + f.receiver.malformed + f.receiver.undecryptable + f.failedSends,
+        goal: { kind: 'zero' },
+      },
+      {
+        scenario: 'push',
+        size: `${label}; floor column: Parley's same sends with nothing to push`,
+        metric: `p99 of another user's sends (every ${SIDE_SEND_EVERY_MS} ms) while pushing, vs idle`,
+        unit: 'ms',
+        parley: percentile(ascending(p.busySends), 99),
+        floor: percentile(ascending(p.idleSends), 99),
+        goal: { kind: 'at-most', ratio: 1.5 },
+      },
+      {
+        scenario: 'push',
+        size: label,
+        metric: `p99 of another user's sends (every ${SIDE_SEND_EVERY_MS} ms) while pushing`,
+        unit: 'ms',
+        parley: percentile(ascending(p.busySends), 99),
+        floor: percentile(ascending(f.busySends), 99),
+        goal: { kind: 'report' },
+      },
+      {
+        scenario: 'push',
+        size: label,
+        metric: 'the group message’s own POST (median)',
+        unit: 'ms',
+        parley: median(p.groupSends),
+        floor: median(f.groupSends),
+        goal: { kind: 'report' },
+      },
+    ];
+    const summary = (m: Measured) => ({
+      p50: percentile(m.latencies, 50),
+      p90: percentile(m.latencies, 90),
+      p99: percentile(m.latencies, 99),
+      lastArrivals: m.lastArrivals,
+      groupSends: m.groupSends,
+      busySends: {
+        n: m.busySends.length,
+        p50: median(m.busySends),
+        p99: percentile(ascending(m.busySends), 99),
+      },
+      idleSends: {
+        n: m.idleSends.length,
+        p50: median(m.idleSends),
+        p99: percentile(ascending(m.idleSends), 99),
+      },
+      missing: m.missing,
+      failedSends: m.failedSends,
+      receiver: m.receiver,
+    });
+    return { rows, details: { parley: summary(p), floor: summary(f) } };
+  } finally {
+    await receiver.close();
+  }
+}
+
+/** A device and a Web Push subscription on the receiver for each member, straight into the schema. */
+function seedSubscriptions(file: string, members: SeededUser[], receiver: BenchPushReceiver): void {
+  const db = open(file);
+  const at = new Date().toISOString();
+  const device = db.prepare('INSERT INTO devices (id, user_id, name, created_at) VALUES (?, ?, ?, ?)');
+  const subscription = db.prepare(
+    `INSERT INTO push_subscriptions (device_id, user_id, type, endpoint, p256dh, auth, created_at)
+     VALUES (?, ?, 'webpush', ?, ?, ?, ?)`,
+  );
+  db.transaction(() => {
+    members.forEach((member, i) => {
+      const s = receiver.subscribers[i]!;
+      device.run(`bench${i}`, member.id, 'bench', at);
+      subscription.run(`bench${i}`, member.id, s.endpoint, s.p256dh, s.auth, at);
+    });
+  })();
+  db.close();
+}

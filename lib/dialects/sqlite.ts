@@ -1,0 +1,91 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import type { Knex } from 'knex';
+import { LocalBus } from '../events/bus.ts';
+import type { Dialect } from '../store/dialect.ts';
+import { migrationSource } from '../store/migrations.ts';
+import type { Position } from '../store/position.ts';
+import type { DatabaseDialect } from './dialect.ts';
+
+/**
+ * SQLite: one process, one connection, one writer. Ids are committed in order, so every position's
+ * `tx` is 0 and the id alone orders the log; nothing needs locking or waiting for.
+ */
+export const sqlite: DatabaseDialect = {
+  name: 'sqlite',
+  // One range over the primary key that the planner walks in order, instead of an OR of two index
+  // ranges and a sort on every fan-out read.
+  logAfter: 'e.id > ?',
+  logAfterArgs: (p: Position) => [p.id],
+  logOrder: (prefix = '', direction = 'ASC') => `${prefix}id ${direction}`,
+  readable: '',
+  hasHeldBackEvents: async () => false,
+  heldBack: null,
+  // The single writer already runs one transaction at a time.
+  lockConversations: async () => {},
+  lockUser: async () => {},
+  claimRows: (query) => query,
+  // Its one connection makes any transaction a consistent read.
+  readConsistently: (db, read) => db.transaction(read),
+  migrate: async (db) => {
+    const [, applied] = await db.migrate.latest();
+    return applied;
+  },
+
+  knexConfig(target) {
+    if (target.client !== 'sqlite') throw new Error('not a SQLite target');
+    if (target.filename !== ':memory:') mkdirSync(dirname(target.filename), { recursive: true });
+    return {
+      client: 'better-sqlite3',
+      connection: { filename: target.filename },
+      useNullAsDefault: true,
+      pool: {
+        // better-sqlite3 is synchronous: one connection serialises writes the way SQLite wants them.
+        min: 1,
+        max: 1,
+        afterCreate(conn: BetterSqlite3.Database, done: (err: Error | null) => void) {
+          // WAL lets readers work while a write commits; synchronous=NORMAL in WAL mode keeps every
+          // committed transaction across a process crash (kill -9) — only an OS crash or power loss
+          // can take back the last commits.
+          conn.pragma('journal_mode = WAL');
+          conn.pragma('synchronous = NORMAL');
+          conn.pragma('foreign_keys = ON');
+          conn.pragma('busy_timeout = 5000');
+          reusePreparedStatements(conn);
+          done(null);
+        },
+      },
+      migrations: { migrationSource },
+    } satisfies Knex.Config;
+  },
+
+  connectBus: async () => new LocalBus(),
+};
+
+// Distinct SQL texts kept prepared: every statement Parley issues is a handful of shapes (IN lists
+// vary by length), so this bound is only reached by something unusual.
+const PREPARED_LIMIT = 500;
+
+/**
+ * knex prepares every query anew, and on better-sqlite3 preparing costs as much as running a
+ * small statement. The same SQL text always compiles to the same statement, and knex runs each
+ * one to completion synchronously (all/run, never iterate), so one prepared statement per text
+ * can be reused; SQLite re-prepares it by itself after a schema change.
+ */
+function reusePreparedStatements(conn: BetterSqlite3.Database): void {
+  const prepare = conn.prepare.bind(conn);
+  const prepared = new Map<string, BetterSqlite3.Statement>();
+  conn.prepare = ((sql: string) => {
+    let statement = prepared.get(sql);
+    if (!statement) {
+      statement = prepare(sql);
+      if (prepared.size >= PREPARED_LIMIT) prepared.delete(prepared.keys().next().value as string);
+      prepared.set(sql, statement);
+    }
+    return statement;
+  }) as typeof conn.prepare;
+}
+
+// Satisfies the store's view of a dialect as well.
+sqlite satisfies Dialect;

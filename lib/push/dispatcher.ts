@@ -1,0 +1,425 @@
+import type { Logger } from 'pino';
+import type { Bus } from '../events/bus.ts';
+import type { Db, Executor } from '../store/db.ts';
+import { type EventRow, selectEventsAfter, selectHeadPosition } from '../store/events.ts';
+import { encodeCursor } from '../store/position.ts';
+import { recordSubscriptionFailure, selectSubscription } from '../store/push.ts';
+import {
+  advancePushCursor,
+  claimDueDeliveries,
+  claimPushCursor,
+  type DeliveryRow,
+  deleteDelivery,
+  endSubscription,
+  hasNewerDelivery,
+  initPushCursor,
+  insertDeliveries,
+  isDeviceLive,
+  type NewDelivery,
+  postponeDelivery,
+  releaseDelivery,
+  selectMessageTargets,
+  selectUserTargets,
+  takeDeviceBudget,
+} from '../store/push-deliveries.ts';
+import { nowIso } from '../util/time.ts';
+import { EndpointRefused } from './endpoint-guard.ts';
+import { type DeviceLiveness, DeviceLivenessTracker } from './liveness.ts';
+import { notificationFor } from './notification.ts';
+import { type PushOutcome, pushOriginOf, sendToGateway, sendWebPush, VapidHeaders } from './senders.ts';
+import { PushTransport } from './transport.ts';
+import type { VapidKeys } from './vapid.ts';
+
+/**
+ * Offline notifications, durable and at least once.
+ *
+ * Why a consumer of the event log rather than an outbox written by the send: the send's
+ * transaction stays exactly as it is — no extra statement, no fan-out to 1,000 devices inside it,
+ * nothing a slow push service or a big group can add to a send's latency — and every kind of
+ * notification (a message, being added) comes from events the log already holds. The price is
+ * one more reader of the log, which is what the log is for.
+ *
+ * Two steps, each a transaction:
+ * 1. Expand: read the log past the dispatcher's position (log_state `push_through`), write one
+ *    `push_deliveries` row per subscribed, unmuted device owed a notification, and advance the
+ *    position — together, so a crash repeats the step or none of it (the rows are unique per
+ *    device and event). Only one node at a time holds the position (SKIP LOCKED); the others skip.
+ * 2. Send: claim due rows with a lease (SKIP LOCKED, so two nodes never take the same row; a dead
+ *    node's lease runs out and another node takes its rows over), decide at the row's turn whether
+ *    it is still owed (not read, not deleted, device not live, not muted), send, then delete or
+ *    postpone the row. A crash between sending and deleting sends once more: at least once.
+ *
+ * Sends never wait for any of this: the dispatcher wakes on the bus after the commit and works on
+ * its own, at most `concurrency` pushes in flight per node.
+ *
+ * Bounds, so neither a busy device nor a slow push service takes more than its share:
+ * - per push service (origin), at most `originConcurrency` requests in flight per node; a row for a
+ *   service at its bound waits for a slot (up to as many again), and claims leave that service's
+ *   rows alone meanwhile, so a service that stops answering holds only its own slots;
+ * - per device, at most `deviceLimit` pushes per `deviceWindowMs` (counted in the database, so
+ *   across nodes); past it a notification waits for the next window, and one that has waited is
+ *   dropped if a newer one for the same conversation is owed (it carries the newer preview and
+ *   unread count) — at most one per conversation per window once the budget is spent.
+ */
+export interface PushService {
+  readonly vapidPublicKey: string;
+  readonly liveness: DeviceLiveness;
+  stop(): Promise<void>;
+}
+
+/** Offline notifications turned off (PUSH_ENABLED=false): subscriptions are kept, nothing is sent. */
+export function pushTurnedOff(vapidPublicKey: string): PushService {
+  return {
+    vapidPublicKey,
+    liveness: { connected: async () => () => {}, stop: async () => {} },
+    stop: async () => {},
+  };
+}
+
+export interface PushOptions {
+  vapid: VapidKeys;
+  previews: boolean;
+  concurrency: number;
+  originConcurrency: number;
+  deviceLimit: number;
+  deviceWindowMs: number;
+  /** A push request unanswered this long has failed (PUSH_TIMEOUT_MS). */
+  timeoutMs: number;
+  allowPrivateEndpoints: boolean;
+  pollWindowMs: number;
+  streamGraceMs: number;
+}
+
+// Events read per expansion step: bounded, so one step is a short transaction.
+const EXPAND_BATCH = 500;
+// Due retries and anything the bus did not wake us for (another node's commit missed) are found
+// by this pulse.
+const PULSE_MS = 1_000;
+// A claimed row is this node's for this many push timeouts; a node that dies mid-send gives it up
+// after that. Three: a live node always settles its rows in time.
+const LEASE_TIMEOUTS = 3;
+// Retries stop a day after the notification was owed, the Web Push TTL.
+const GIVE_UP_MS = 86_400_000;
+const FIRST_RETRY_MS = 2_000;
+const LONGEST_RETRY_MS = 3_600_000;
+// The counters go to the log this often when they changed.
+const REPORT_MS = 60_000;
+
+export class PushDispatcher implements PushService {
+  readonly vapidPublicKey: string;
+  readonly liveness: DeviceLivenessTracker;
+  private readonly transport: PushTransport;
+  private readonly vapidHeaders: VapidHeaders;
+  readonly counters = {
+    sent: 0,
+    retried: 0,
+    expired: 0,
+    dropped: 0,
+    skipped: 0,
+    /** Held back for the device's next window. */
+    deferred: 0,
+    /** Not sent: a newer notification for the same device and conversation was owed. */
+    coalesced: 0,
+  };
+  private reported = '';
+  private inFlight = 0;
+  /** Per push service: requests in flight, and deliveries waiting for one of them to end. */
+  private readonly origins = new Map<string, { active: number; waiting: (() => void)[] }>();
+  private readonly sending = new Set<Promise<void>>();
+  private running: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+  private pulse: NodeJS.Timeout | undefined;
+  private reporter: NodeJS.Timeout | undefined;
+  private unsubscribe: () => void = () => {};
+
+  constructor(
+    private readonly deps: { db: Db; bus: Bus; log: Logger },
+    private readonly options: PushOptions,
+  ) {
+    this.vapidPublicKey = options.vapid.publicKey;
+    this.liveness = new DeviceLivenessTracker(deps, options.pollWindowMs, options.streamGraceMs);
+    this.transport = new PushTransport(options.allowPrivateEndpoints, options.timeoutMs);
+    this.vapidHeaders = new VapidHeaders(options.vapid);
+  }
+
+  async start(): Promise<void> {
+    // The first start reads the log from now: no notifications for history.
+    await initPushCursor(this.deps.db, await selectHeadPosition(this.deps.db));
+    this.unsubscribe = this.deps.bus.subscribe((message) => {
+      if (message.kind === 'log') this.wake();
+    });
+    this.pulse = setInterval(() => this.wake(), PULSE_MS);
+    this.pulse.unref();
+    this.reporter = setInterval(() => this.report(), REPORT_MS);
+    this.reporter.unref();
+    this.wake();
+  }
+
+  /** Runs a round now, or once more after the current one. */
+  private wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.round()
+      .catch((err) => this.deps.log.error({ err }, 'push dispatch failed'))
+      .finally(() => {
+        this.running = null;
+        if (this.again) {
+          this.again = false;
+          this.wake();
+        }
+      });
+  }
+
+  private async round(): Promise<void> {
+    while (!this.stopped && (await this.expand()));
+    await this.claimAndSend();
+  }
+
+  /** One expansion step; true when there may be more log to read. */
+  private async expand(): Promise<boolean> {
+    return this.deps.db.transaction(async (trx) => {
+      const from = await claimPushCursor(trx);
+      if (!from) return false; // another node is reading the log
+      const events = await selectEventsAfter(trx, from, EXPAND_BATCH);
+      const last = events.at(-1);
+      if (!last) return false;
+      const owed: NewDelivery[] = [];
+      for (const event of events) owed.push(...(await this.deliveriesFor(trx, event)));
+      await insertDeliveries(trx, owed);
+      await advancePushCursor(trx, { tx: last.tx, id: last.id });
+      return events.length === EXPAND_BATCH;
+    });
+  }
+
+  private async deliveriesFor(trx: Executor, event: EventRow): Promise<NewDelivery[]> {
+    if (event.conversation_id === null) return [];
+    const conversationId = event.conversation_id;
+    const base = {
+      conversation_id: conversationId,
+      event_id: event.id,
+      event_cursor: encodeCursor(event),
+      due_at: event.at,
+      created_at: event.at,
+    };
+    if (event.type === 'message.created') {
+      const message = JSON.parse(event.data) as { id: string; senderId: string };
+      const senderId = Number(message.senderId);
+      const targets = await selectMessageTargets(trx, conversationId, event.id, senderId);
+      return targets.map((t) => ({
+        ...base,
+        ...t,
+        kind: 'message' as const,
+        message_id: Number(message.id),
+        sender_id: senderId,
+      }));
+    }
+    if (event.type === 'participant.added') {
+      const added = JSON.parse(event.data) as { userId: string; addedBy: string };
+      const targets = await selectUserTargets(trx, Number(added.userId), conversationId);
+      return targets.map((t) => ({
+        ...base,
+        ...t,
+        kind: 'added' as const,
+        message_id: null,
+        sender_id: Number(added.addedBy),
+      }));
+    }
+    return [];
+  }
+
+  private async claimAndSend(): Promise<void> {
+    while (!this.stopped && this.inFlight < this.options.concurrency) {
+      const room = this.options.concurrency - this.inFlight;
+      const now = Date.now();
+      const busy = [...this.origins].filter(([, o]) => o.active >= this.options.originConcurrency);
+      const rows = await claimDueDeliveries(
+        this.deps.db,
+        new Date(now).toISOString(),
+        new Date(now + LEASE_TIMEOUTS * this.options.timeoutMs).toISOString(),
+        room,
+        busy.map(([origin]) => origin),
+      );
+      for (const row of rows) this.launch(row);
+      if (rows.length < room) return;
+    }
+  }
+
+  private launch(row: DeliveryRow): void {
+    this.inFlight++;
+    const work = this.deliver(row)
+      .catch((err) => this.deps.log.error({ err, delivery: row.id }, 'push delivery failed'))
+      .finally(() => {
+        this.inFlight--;
+        this.sending.delete(work);
+        this.wake();
+      });
+    this.sending.add(work);
+  }
+
+  /** Sends one notification if it is still owed at its turn, then settles its row. */
+  private async deliver(row: DeliveryRow): Promise<void> {
+    const { db } = this.deps;
+    // One that has waited (for a retry or the device's next window) gives way to a newer one.
+    if (row.due_at > row.created_at && (await hasNewerDelivery(db, row))) {
+      this.counters.coalesced++;
+      await deleteDelivery(db, row.id);
+      return;
+    }
+    const subscription = await selectSubscription(db, row.device_id);
+    const notification =
+      subscription && !(await isDeviceLive(db, row.device_id, nowIso()))
+        ? await notificationFor(db, row, this.options.previews)
+        : null;
+    if (!subscription || !notification) {
+      this.counters.skipped++;
+      await deleteDelivery(db, row.id);
+      return;
+    }
+    const origin = pushOriginOf(subscription);
+    if (!(await this.originSlot(origin))) {
+      await releaseDelivery(db, row.id); // its service is saturated: another turn, on any node
+      return;
+    }
+    let outcome: PushOutcome;
+    try {
+      const windowEnd = await takeDeviceBudget(
+        db,
+        row.device_id,
+        Date.now(),
+        this.options.deviceWindowMs,
+        this.options.deviceLimit,
+      );
+      if (windowEnd !== null) {
+        await this.holdBack(row, windowEnd);
+        return;
+      }
+      // The encryption ahead is CPU on the thread that serves requests: let waiting I/O (message
+      // sends, reads) have its turn first, so a burst of pushes never holds them up for long.
+      await new Promise((resolve) => setImmediate(resolve));
+      try {
+        outcome =
+          subscription.type === 'webpush'
+            ? await sendWebPush(this.transport, this.vapidHeaders, subscription, notification)
+            : await sendToGateway(this.transport, subscription, notification);
+      } catch (err) {
+        outcome =
+          err instanceof EndpointRefused
+            ? { kind: 'failed', detail: err.message }
+            : { kind: 'retry', detail: (err as Error).message, retryAfterSeconds: null };
+      }
+    } finally {
+      this.freeOriginSlot(origin);
+    }
+    await this.settle(row, outcome);
+  }
+
+  /** The device spent its budget: drop this one for a newer of its conversation, or wait. */
+  private async holdBack(row: DeliveryRow, windowEnd: string): Promise<void> {
+    const { db } = this.deps;
+    if (await hasNewerDelivery(db, row)) {
+      this.counters.coalesced++;
+      await deleteDelivery(db, row.id);
+      return;
+    }
+    this.counters.deferred++;
+    await postponeDelivery(db, row.id, row.attempts, windowEnd);
+  }
+
+  /**
+   * A request slot for one push service: at once when it has fewer than `originConcurrency` in
+   * flight, else after one of them ends — false when as many are waiting already (the row goes
+   * back). A waiting delivery does not count against `concurrency`: a stalled service cannot
+   * hold every slot of the node.
+   */
+  private async originSlot(origin: string): Promise<boolean> {
+    let slots = this.origins.get(origin);
+    if (!slots) {
+      slots = { active: 0, waiting: [] };
+      this.origins.set(origin, slots);
+    }
+    if (slots.active < this.options.originConcurrency) {
+      slots.active++;
+      return true;
+    }
+    if (slots.waiting.length >= this.options.originConcurrency) return false;
+    this.inFlight--;
+    await new Promise<void>((resolve) => slots.waiting.push(resolve));
+    this.inFlight++;
+    return true;
+  }
+
+  /** Hands the slot to the next waiting delivery, or gives it up. */
+  private freeOriginSlot(origin: string): void {
+    const slots = this.origins.get(origin);
+    if (!slots) return;
+    const next = slots.waiting.shift();
+    if (next) {
+      next();
+      return;
+    }
+    slots.active--;
+    if (slots.active === 0) this.origins.delete(origin);
+  }
+
+  private async settle(row: DeliveryRow, outcome: PushOutcome): Promise<void> {
+    const { db, log } = this.deps;
+    if (outcome.kind === 'sent') {
+      this.counters.sent++;
+      await deleteDelivery(db, row.id);
+      return;
+    }
+    const at = nowIso();
+    await recordSubscriptionFailure(db, row.device_id, at, outcome.detail);
+    if (outcome.kind === 'expired') {
+      this.counters.expired++;
+      log.info({ device: row.device_id, detail: outcome.detail }, 'push subscription ended by its service');
+      await endSubscription(db, row.device_id);
+      return;
+    }
+    const retryAt =
+      outcome.kind === 'retry' ? Date.now() + retryDelayMs(row.attempts, outcome.retryAfterSeconds) : 0;
+    if (outcome.kind === 'failed' || retryAt - Date.parse(row.created_at) > GIVE_UP_MS) {
+      this.counters.dropped++;
+      log.warn({ device: row.device_id, detail: outcome.detail, attempts: row.attempts + 1 }, 'push dropped');
+      await deleteDelivery(db, row.id);
+      return;
+    }
+    this.counters.retried++;
+    await postponeDelivery(db, row.id, row.attempts + 1, new Date(retryAt).toISOString());
+  }
+
+  private report(): void {
+    const line = JSON.stringify(this.counters);
+    if (line === this.reported) return;
+    this.reported = line;
+    this.deps.log.info({ push: this.counters }, 'push notifications');
+  }
+
+  /** Stops claiming, lets the pushes in flight finish (their rows stay leased otherwise), reports. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe();
+    clearInterval(this.pulse);
+    clearInterval(this.reporter);
+    await this.running;
+    await Promise.all(this.sending);
+    this.transport.close();
+    await this.liveness.stop();
+    this.deps.log.info({ push: this.counters }, 'push notifications at shutdown');
+  }
+}
+
+/**
+ * How long before the next attempt: what the service asked (Retry-After, up to the day), else
+ * exponential from FIRST_RETRY_MS, capped, with full jitter in its upper half so a fleet of
+ * notifications that failed together does not come back together.
+ */
+export function retryDelayMs(attempts: number, retryAfterSeconds: number | null): number {
+  if (retryAfterSeconds !== null) return Math.min(GIVE_UP_MS, Math.max(0, retryAfterSeconds * 1000));
+  const ceiling = Math.min(LONGEST_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.min(attempts, 20));
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}

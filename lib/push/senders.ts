@@ -1,0 +1,143 @@
+import webpush from 'web-push';
+import type { PushSubscriptionRow } from '../store/push.ts';
+import { type NotificationPayload, payloadJson } from './notification.ts';
+import type { PushTransport } from './transport.ts';
+import type { VapidKeys } from './vapid.ts';
+
+/** What became of one push, for the dispatcher to act on. */
+export type PushOutcome =
+  | { kind: 'sent' }
+  /** The subscription is gone (404/410, or a gateway rejected the key): end it. */
+  | { kind: 'expired'; detail: string }
+  /** Worth another try (429, 5xx, no answer), after `retryAfterSeconds` if the service said. */
+  | { kind: 'retry'; detail: string; retryAfterSeconds: number | null }
+  /** Refused for good (other 4xx, a forbidden address): drop this notification. */
+  | { kind: 'failed'; detail: string };
+
+/**
+ * The push service a subscription's pushes go to, as the start of its URL up to the path
+ * (`https://fcm.googleapis.com/`): the unit the dispatcher bounds concurrency by.
+ */
+export function pushOriginOf(subscription: PushSubscriptionRow): string {
+  const url = subscription.type === 'webpush' ? subscription.endpoint : subscription.gateway_url;
+  const slash = url.indexOf('/', url.indexOf('://') + 3);
+  return slash < 0 ? url : url.slice(0, slash + 1);
+}
+
+// A push service keeps an undelivered notification this long: a day, like the dispatcher's retries.
+const WEB_PUSH_TTL_SECONDS = 86_400;
+
+function outcomeOf(status: number, retryAfterSeconds: number | null, body: string): PushOutcome {
+  if (status >= 200 && status < 300) return { kind: 'sent' };
+  const detail = `HTTP ${status}${body ? `: ${body.slice(0, 120)}` : ''}`;
+  if (status === 404 || status === 410) return { kind: 'expired', detail };
+  if (status === 429 || status >= 500) return { kind: 'retry', detail, retryAfterSeconds };
+  return { kind: 'failed', detail };
+}
+
+// A VAPID JWT is signed to last this long (RFC 8292 allows up to 24 h) and reused for a fraction of it.
+const VAPID_JWT_SECONDS = 12 * 3600;
+const VAPID_REUSE_MS = 3_600_000;
+// Push services whose JWT is kept at once: a handful in practice (FCM, Mozilla, Apple, a gateway).
+const VAPID_CACHE_LIMIT = 1000;
+
+/**
+ * VAPID Authorization headers (RFC 8292), signed by the `web-push` library once per push service
+ * (the JWT's audience, the endpoint's origin) and reused for an hour: signing one per push would
+ * be most of a push's CPU (an ES256 signature and a key conversion each time), and a push service
+ * accepts the same JWT until it expires.
+ */
+export class VapidHeaders {
+  private readonly cache = new Map<string, { header: string; until: number }>();
+
+  constructor(private readonly keys: VapidKeys) {}
+
+  for(endpoint: string): string {
+    const audience = new URL(endpoint).origin;
+    const now = Date.now();
+    const kept = this.cache.get(audience);
+    if (kept && kept.until > now) return kept.header;
+    const { Authorization } = webpush.getVapidHeaders(
+      audience,
+      this.keys.subject,
+      this.keys.publicKey,
+      this.keys.privateKey,
+      'aes128gcm',
+      Math.floor(now / 1000) + VAPID_JWT_SECONDS,
+    );
+    if (this.cache.size >= VAPID_CACHE_LIMIT) this.cache.clear();
+    this.cache.set(audience, { header: Authorization, until: now + VAPID_REUSE_MS });
+    return Authorization;
+  }
+}
+
+/**
+ * Web Push (RFC 8030): the payload encrypted for the browser (RFC 8291, aes128gcm) and the request
+ * signed with VAPID (RFC 8292), both by the `web-push` library; sent over the guarded transport.
+ * Topic: one per conversation, so a push service holding notifications for an offline device
+ * keeps only the newest of each conversation.
+ */
+export async function sendWebPush(
+  transport: PushTransport,
+  vapid: VapidHeaders,
+  subscription: Extract<PushSubscriptionRow, { type: 'webpush' }>,
+  notification: NotificationPayload,
+): Promise<PushOutcome> {
+  const details = webpush.generateRequestDetails(
+    { endpoint: subscription.endpoint, keys: { p256dh: subscription.p256dh, auth: subscription.auth } },
+    payloadJson(notification),
+    {
+      headers: { Authorization: vapid.for(subscription.endpoint) },
+      TTL: WEB_PUSH_TTL_SECONDS,
+      urgency: notification.direct ? 'high' : 'normal',
+      topic: `c${notification.conversationId}`,
+      contentEncoding: 'aes128gcm',
+    },
+  );
+  const headers = Object.fromEntries(Object.entries(details.headers).map(([k, v]) => [k, String(v)]));
+  const res = await transport.post(details.endpoint, headers, details.body);
+  return outcomeOf(res.status, res.retryAfterSeconds, '');
+}
+
+/**
+ * A Matrix Push Gateway API v1 notification (`POST /_matrix/push/v1/notify`, e.g. Sygnal), which
+ * holds the APNs/FCM credentials. The gateway answers `rejected` with push keys that are dead.
+ */
+export async function sendToGateway(
+  transport: PushTransport,
+  subscription: Extract<PushSubscriptionRow, { type: 'gateway' }>,
+  notification: NotificationPayload,
+): Promise<PushOutcome> {
+  const body = JSON.stringify({
+    notification: {
+      event_id: notification.messageId ?? notification.eventCursor,
+      room_id: notification.conversationId,
+      type: notification.type === 'message' ? 'm.room.message' : 'm.room.member',
+      sender: notification.senderId,
+      sender_display_name: notification.senderName,
+      room_name: notification.title,
+      prio: notification.direct ? 'high' : 'low',
+      ...(notification.body === null ? {} : { content: { msgtype: 'm.text', body: notification.body } }),
+      counts: { unread: notification.unreadCount },
+      devices: [
+        {
+          app_id: subscription.app_id,
+          pushkey: subscription.push_key,
+          data: { eventCursor: notification.eventCursor },
+        },
+      ],
+    },
+  });
+  const res = await transport.post(subscription.gateway_url, { 'Content-Type': 'application/json' }, body);
+  const outcome = outcomeOf(res.status, res.retryAfterSeconds, res.body);
+  if (outcome.kind !== 'sent') return outcome;
+  try {
+    const rejected = (JSON.parse(res.body) as { rejected?: unknown }).rejected;
+    if (Array.isArray(rejected) && rejected.includes(subscription.push_key)) {
+      return { kind: 'expired', detail: 'the gateway rejected the push key' };
+    }
+  } catch {
+    // A 2xx without a readable body is a success without rejections.
+  }
+  return outcome;
+}

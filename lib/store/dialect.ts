@@ -1,0 +1,53 @@
+import type { Knex } from 'knex';
+import type { Db, Executor } from './db.ts';
+import type { Position } from './position.ts';
+
+/**
+ * What differs between the databases Parley runs on, in one place, as knex keeps its dialects: the
+ * log's order and the horizon below which it may be read, locks, consistent reads and migrations.
+ * One implementation per database (lib/dialects/), chosen once when the database opens; the store
+ * asks `dialectOf(db)` and never which database it is talking to.
+ */
+export interface Dialect {
+  readonly name: 'sqlite' | 'postgres';
+  /** SQL for "event `e` comes after a position", with `logAfterArgs` as its bound values. */
+  readonly logAfter: string;
+  logAfterArgs(p: Position): number[];
+  /** The log's order as an ORDER BY list, for columns with this prefix (`e.`, or none). */
+  logOrder(prefix?: string, direction?: 'ASC' | 'DESC'): string;
+  /** `AND …` that keeps a read of the log (alias `e`) to events nothing can still precede; or ''. */
+  readonly readable: string;
+  /** Whether committed events wait above that horizon for an older transaction to end. */
+  hasHeldBackEvents(db: Executor): Promise<boolean>;
+  /** The same question as an SQL condition, to ask in the statement that reads the log; null where nothing is ever held back. */
+  readonly heldBack: string | null;
+  /** Serialises writers to these conversations until the transaction ends. */
+  lockConversations(trx: Knex.Transaction, conversationIds: readonly number[]): Promise<void>;
+  /**
+   * Makes a SELECT inside a transaction claim its rows: rows another transaction holds are skipped,
+   * so several nodes share a queue without taking the same row (lib/push/). A no-op where one
+   * writer runs at a time anyway.
+   */
+  claimRows<Q extends Knex.QueryBuilder>(query: Q): Q;
+  /** Serialises decisions about one user (presence) until the transaction ends. */
+  lockUser(trx: Knex.Transaction, userId: number): Promise<void>;
+  /** Runs `read` on one snapshot in which the log's head agrees with the state read beside it. */
+  readConsistently<T>(db: Db, read: (trx: Knex.Transaction) => Promise<T>): Promise<T>;
+  /** Brings the schema up to date, safe with several nodes starting at once; names what it applied. */
+  migrate(db: Db): Promise<string[]>;
+}
+
+// Keyed by the knex config object, which every transaction of a database shares with it.
+const dialects = new WeakMap<object, Dialect>();
+
+/** Binds a dialect to a database as it opens (lib/dialects/). */
+export function useDialect(db: Db, dialect: Dialect): void {
+  dialects.set(db.client.config, dialect);
+}
+
+/** The dialect of the database behind this handle or transaction. */
+export function dialectOf(db: Executor): Dialect {
+  const dialect = dialects.get(db.client.config);
+  if (!dialect) throw new Error('This database was not opened with openDatabase(): it has no dialect.');
+  return dialect;
+}

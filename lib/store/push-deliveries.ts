@@ -1,0 +1,240 @@
+import type { Db, Executor } from './db.ts';
+import { dialectOf } from './dialect.ts';
+import type { Position } from './position.ts';
+
+/** The dispatcher's place in the event log, kept in log_state beside the pruning point. */
+const CURSOR_KEY = 'push_through';
+
+export interface DeliveryRow {
+  id: number;
+  device_id: string;
+  user_id: number;
+  conversation_id: number;
+  message_id: number | null;
+  /** The message's sender, or who added the recipient. */
+  sender_id: number;
+  kind: 'message' | 'added';
+  event_id: number;
+  event_cursor: string;
+  attempts: number;
+  due_at: string;
+  created_at: string;
+}
+
+export type NewDelivery = Omit<DeliveryRow, 'id' | 'attempts'>;
+
+/** Creates the dispatcher's position at `head` unless it exists (the first start reads from now). */
+export async function initPushCursor(db: Executor, head: Position): Promise<void> {
+  await db('log_state').insert({ key: CURSOR_KEY, tx: head.tx, id: head.id }).onConflict('key').ignore();
+}
+
+/**
+ * Claims the dispatcher's position for this transaction: null when another node holds it (it is
+ * reading the log now; this node leaves it to that one).
+ */
+export async function claimPushCursor(trx: Executor): Promise<Position | null> {
+  const row = await dialectOf(trx)
+    .claimRows(trx('log_state').select('tx', 'id').where({ key: CURSOR_KEY }))
+    .first();
+  return row ? { tx: Number(row.tx), id: Number(row.id) } : null;
+}
+
+export async function advancePushCursor(trx: Executor, to: Position): Promise<void> {
+  await trx('log_state').where({ key: CURSOR_KEY }).update({ tx: to.tx, id: to.id });
+}
+
+export interface PushTarget {
+  device_id: string;
+  user_id: number;
+}
+
+/**
+ * The subscribed devices of a conversation's members at an event, except `exceptUserId`, who have
+ * not muted it.
+ */
+export async function selectMessageTargets(
+  db: Executor,
+  conversationId: number,
+  eventId: number,
+  exceptUserId: number,
+): Promise<PushTarget[]> {
+  return db('memberships as m')
+    .join('push_subscriptions as s', 's.user_id', 'm.user_id')
+    .select('s.device_id', 'm.user_id')
+    .where('m.conversation_id', conversationId)
+    .whereNot('m.user_id', exceptUserId)
+    .where('m.joined_event_id', '<', eventId)
+    .where((q) => q.whereNull('m.left_event_id').orWhere('m.left_event_id', '>=', eventId))
+    .whereNotExists((q) =>
+      q
+        .select(db.raw('1'))
+        .from('conversation_mutes as x')
+        .whereRaw('x.user_id = m.user_id')
+        .andWhere('x.conversation_id', conversationId),
+    );
+}
+
+/** A user's subscribed devices, unless they muted this conversation. */
+export async function selectUserTargets(
+  db: Executor,
+  userId: number,
+  conversationId: number,
+): Promise<PushTarget[]> {
+  return db('push_subscriptions as s')
+    .select('s.device_id', 's.user_id')
+    .where('s.user_id', userId)
+    .whereNotExists((q) =>
+      q
+        .select(db.raw('1'))
+        .from('conversation_mutes as x')
+        .where({ 'x.user_id': userId, 'x.conversation_id': conversationId }),
+    );
+}
+
+const CHUNK = 200; // rows per INSERT, under SQLite's 500 compound terms
+
+export async function insertDeliveries(db: Executor, rows: readonly NewDelivery[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    await db('push_deliveries')
+      .insert(rows.slice(i, i + CHUNK))
+      .onConflict(['device_id', 'event_id'])
+      .ignore();
+  }
+}
+
+/**
+ * Claims up to `limit` deliveries that are due and not leased by a live node, leasing them until
+ * `leaseUntil`: a node that dies mid-send leaves its lease to run out, and another node takes
+ * the work over. Several nodes claim at once without taking the same row (SKIP LOCKED).
+ */
+export async function claimDueDeliveries(
+  db: Db,
+  now: string,
+  leaseUntil: string,
+  limit: number,
+  /** Push services (URL prefixes up to the path, e.g. `https://fcm.googleapis.com/`) to leave alone. */
+  busyOrigins: readonly string[] = [],
+): Promise<DeliveryRow[]> {
+  return db.transaction(async (trx) => {
+    const query = trx('push_deliveries')
+      .select('*')
+      .where('due_at', '<=', now)
+      .where((q) => q.whereNull('leased_until').orWhere('leased_until', '<', now))
+      .orderBy('due_at')
+      .limit(limit);
+    if (busyOrigins.length) {
+      query.whereNotExists((q) => {
+        q.select(trx.raw('1'))
+          .from('push_subscriptions as s')
+          .whereRaw('s.device_id = push_deliveries.device_id')
+          .andWhere((any) => {
+            for (const prefix of busyOrigins) {
+              any.orWhereRaw('substr(coalesce(s.endpoint, s.gateway_url), 1, ?) = ?', [
+                prefix.length,
+                prefix,
+              ]);
+            }
+          });
+      });
+    }
+    const rows: DeliveryRow[] = await dialectOf(trx).claimRows(query);
+    if (rows.length) {
+      await trx('push_deliveries')
+        .whereIn(
+          'id',
+          rows.map((r) => r.id),
+        )
+        .update({ leased_until: leaseUntil });
+    }
+    for (const r of rows) {
+      r.id = Number(r.id);
+      r.event_id = Number(r.event_id);
+    }
+    return rows;
+  });
+}
+
+/** The soonest moment a delivery falls due, or null when none is owed. */
+export async function selectNextDue(db: Executor): Promise<string | null> {
+  const row = await db('push_deliveries').min({ due: 'due_at' }).first();
+  return (row?.due as string | null | undefined) ?? null;
+}
+
+/** Gives a claimed delivery back, due as it was, for any node to claim again. */
+export async function releaseDelivery(db: Executor, id: number): Promise<void> {
+  await db('push_deliveries').where({ id }).update({ leased_until: null });
+}
+
+/**
+ * Whether a newer notification is owed to the same device for the same conversation: it carries the
+ * newer preview and unread count, so this one need not be sent (as a push service's Topic would
+ * replace it anyway).
+ */
+export async function hasNewerDelivery(db: Executor, row: DeliveryRow): Promise<boolean> {
+  return !!(await db('push_deliveries')
+    .first('id')
+    .where({ device_id: row.device_id, conversation_id: row.conversation_id })
+    .where('event_id', '>', row.event_id));
+}
+
+/**
+ * Takes one push from the device's budget: at most `limit` per window of `windowMs`, counted in
+ * the subscription's row so every node sees the same count. Returns null when taken, else when
+ * the device's current window ends.
+ */
+export async function takeDeviceBudget(
+  db: Executor,
+  deviceId: string,
+  nowMs: number,
+  windowMs: number,
+  limit: number,
+): Promise<string | null> {
+  const now = new Date(nowMs).toISOString();
+  const cutoff = new Date(nowMs - windowMs).toISOString();
+  const expired = 'window_started_at IS NULL OR window_started_at <= ?';
+  const taken = await db('push_subscriptions')
+    .where({ device_id: deviceId })
+    .where((q) =>
+      q
+        .whereNull('window_started_at')
+        .orWhere('window_started_at', '<=', cutoff)
+        .orWhere('window_sent', '<', limit),
+    )
+    .update({
+      // Both read the row as it was (SQL evaluates every SET expression against the old row).
+      window_sent: db.raw(`CASE WHEN ${expired} THEN 1 ELSE window_sent + 1 END`, [cutoff]),
+      window_started_at: db.raw(`CASE WHEN ${expired} THEN ? ELSE window_started_at END`, [cutoff, now]),
+    });
+  if (Number(taken) > 0) return null;
+  const row = await db('push_subscriptions').first('window_started_at').where({ device_id: deviceId });
+  // No subscription any more: held back until now, the delivery is skipped at its next turn.
+  if (!row?.window_started_at) return now;
+  return new Date(Date.parse(row.window_started_at) + windowMs).toISOString();
+}
+
+export async function deleteDelivery(db: Executor, id: number): Promise<void> {
+  await db('push_deliveries').where({ id }).delete();
+}
+
+/** Puts a delivery back for another attempt at `dueAt`. */
+export async function postponeDelivery(
+  db: Executor,
+  id: number,
+  attempts: number,
+  dueAt: string,
+): Promise<void> {
+  await db('push_deliveries').where({ id }).update({ attempts, due_at: dueAt, leased_until: null });
+}
+
+/** Ends a subscription that its push service says is gone, with every delivery owed to it. */
+export async function endSubscription(db: Executor, deviceId: string): Promise<void> {
+  // The subscription first: once no notification is owed to the device, it has none.
+  await db('push_subscriptions').where({ device_id: deviceId }).delete();
+  await db('push_deliveries').where({ device_id: deviceId }).delete();
+}
+
+/** Whether a node holds one of the device's connections, or held one within the presence window. */
+export async function isDeviceLive(db: Executor, deviceId: string, now: string): Promise<boolean> {
+  const row = await db('devices').first('live_until').where({ id: deviceId });
+  return !!row?.live_until && row.live_until > now;
+}

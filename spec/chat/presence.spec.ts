@@ -1,0 +1,109 @@
+import { expect } from 'chai';
+import { signUp, type TestUser } from '../helpers/client.ts';
+import { startServer, type TestServer } from '../helpers/server.ts';
+import { SseReader } from '../helpers/sse.ts';
+
+// Short windows keep the suite fast: a poll keeps its user online 600 ms, a closed stream 300 ms.
+const WINDOW_MS = 600;
+const GRACE_MS = 300;
+
+describe('presence', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer({
+      PRESENCE_ENABLED: 'true',
+      PRESENCE_WINDOW_MS: String(WINDOW_MS),
+      PRESENCE_GRACE_MS: String(GRACE_MS),
+    });
+  });
+  after(() => server.close());
+
+  /** A watcher and a subject who share a conversation, with the watcher's stream open. */
+  const pair = async () => {
+    const [watcher, subject] = (await Promise.all([
+      signUp(server.url, 'watch'),
+      signUp(server.url, 'subj'),
+    ])) as [TestUser, TestUser];
+    const conv = await watcher.api.post('/conversations', { participantIds: [subject.id] });
+    const stream = await SseReader.live(server.url, watcher.token);
+    // The watcher's own stream makes the watcher online: that is for their contacts, not for them.
+    return { watcher, subject, conversationId: conv.body.id as string, stream };
+  };
+  const presenceOf = (stream: SseReader, userId: string, waitMs = 5000) =>
+    stream
+      .nextFrame((f) => f.event === 'presence.updated' && JSON.parse(f.data!).data.userId === userId, waitMs)
+      .then((f) => JSON.parse(f.data!));
+
+  it('goes online with the first stream, and User objects show it', async () => {
+    const { watcher, subject, stream } = await pair();
+    const before = (await watcher.api.get(`/users/${subject.id}`)).body;
+    expect(before).to.include({ presence: 'offline', lastSeenAt: null });
+    const subjectStream = await SseReader.live(server.url, subject.token);
+    try {
+      const event = await presenceOf(stream, subject.id);
+      // Logged (for a while) with a cursor, so a client between two polls gets it too (issue 12 item 20).
+      expect(event.id).to.be.a('string');
+      expect(event.data.presence).to.equal('online');
+      expect(event.data.lastSeenAt).to.be.a('string');
+      expect((await watcher.api.get(`/users/${subject.id}`)).body.presence).to.equal('online');
+    } finally {
+      subjectStream.close();
+      stream.close();
+    }
+  });
+
+  it('stays online across a quick reconnect, then goes offline after the grace period', async () => {
+    const { watcher, subject, stream } = await pair();
+    try {
+      const first = await SseReader.live(server.url, subject.token);
+      expect((await presenceOf(stream, subject.id)).data.presence).to.equal('online');
+      first.close();
+      await first.closed;
+      const second = await SseReader.live(server.url, subject.token);
+      // Past the grace period with the second stream open: no transition may come.
+      await stream.expectSilence(GRACE_MS + 200);
+      const closedAt = Date.now();
+      second.close();
+      const offline = await presenceOf(stream, subject.id);
+      expect(offline.data.presence).to.equal('offline');
+      expect(Date.now() - closedAt).to.be.at.least(GRACE_MS - 50);
+      expect(Date.parse(offline.data.lastSeenAt)).to.be.at.least(closedAt - 1000);
+      const user = (await watcher.api.get(`/users/${subject.id}`)).body;
+      expect(user).to.include({ presence: 'offline', lastSeenAt: offline.data.lastSeenAt });
+    } finally {
+      stream.close();
+    }
+  });
+
+  it('counts a poll as online for the window after it, then goes offline', async () => {
+    const { watcher, subject, stream } = await pair();
+    try {
+      const polled = await subject.api.get('/events/poll?timeout=0');
+      expect(polled.status).to.equal(200);
+      const polledAt = Date.now();
+      expect((await presenceOf(stream, subject.id)).data.presence).to.equal('online');
+      const offline = await presenceOf(stream, subject.id);
+      expect(offline.data.presence).to.equal('offline');
+      expect(Date.now() - polledAt).to.be.at.least(WINDOW_MS - 100);
+      expect((await watcher.api.get(`/users/${subject.id}`)).body.presence).to.equal('offline');
+    } finally {
+      stream.close();
+    }
+  });
+
+  it('keeps a user online while any of their devices is connected', async () => {
+    const { subject, stream } = await pair();
+    try {
+      const phone = await SseReader.live(server.url, subject.token);
+      const laptop = await SseReader.live(server.url, subject.token);
+      expect((await presenceOf(stream, subject.id)).data.presence).to.equal('online');
+      phone.close();
+      await phone.closed;
+      await stream.expectSilence(GRACE_MS + 200);
+      laptop.close();
+      expect((await presenceOf(stream, subject.id)).data.presence).to.equal('offline');
+    } finally {
+      stream.close();
+    }
+  });
+});

@@ -1,0 +1,39 @@
+import { selectHeadPosition } from '../../lib/store/events.ts';
+import { isAfter } from '../../lib/store/position.ts';
+import { Api, type TestUser } from './client.ts';
+import type { TestServer } from './server.ts';
+
+/** Logs `user` in as a new device; returns its token, device id and an Api bound to it. */
+export async function newDevice(url: string, user: TestUser, name = 'device') {
+  const res = await new Api(url).post('/login', {
+    username: user.username,
+    password: user.password,
+    device: { name },
+  });
+  if (res.status !== 200) throw new Error(`login: ${res.status} ${res.text}`);
+  return {
+    token: res.body.token as string,
+    deviceId: res.body.deviceId as string,
+    api: new Api(url, res.body.token),
+  };
+}
+
+/**
+ * Waits until the server's push dispatcher has nothing left to do: it has read the event log up to
+ * its head and owes no notification (none queued, none in flight). Checked against the real
+ * database every few milliseconds — the dispatcher's state is in it.
+ */
+export async function pushSettled(server: TestServer, waitMs = 10_000): Promise<void> {
+  const { db } = server.parley.deps;
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const [owed] = await db('push_deliveries').count({ n: '*' });
+    // Positions are (tx, id): on PostgreSQL ids are not in commit order, so compare both.
+    const cursor = await db('log_state').first('tx', 'id').where({ key: 'push_through' });
+    const head = await selectHeadPosition(db);
+    const behind = cursor ? isAfter(head, { tx: Number(cursor.tx), id: Number(cursor.id) }) : true;
+    if (Number(owed?.n ?? 0) === 0 && !behind) return;
+    if (Date.now() > deadline) throw new Error('the push dispatcher did not settle');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
