@@ -128,6 +128,17 @@ export class PushDispatcher implements PushService {
   private readonly sending = new Set<Promise<void>>();
   private running: Promise<void> | null = null;
   private again = false;
+  /** The log may hold events past the position: set by the bus and the pulse. */
+  private logPending = true;
+  /**
+   * Whether a claim may find rows. A claim that found fewer than it asked for took all there were;
+   * the next can find more only after something that makes rows claimable — rows written (the bus),
+   * time passing (due retries, leases run out: the pulse), a push service leaving the busy list.
+   * Each bumps `changes`; `drainedAt` is `changes` as a short claim began. Without this, every
+   * finished push ran a claim that scanned all the rows of a saturated push service for nothing.
+   */
+  private changes = 0;
+  private drainedAt = -1;
   private stopped = false;
   private pulse: NodeJS.Timeout | undefined;
   private reporter: NodeJS.Timeout | undefined;
@@ -147,18 +158,25 @@ export class PushDispatcher implements PushService {
     // The first start reads the log from now: no notifications for history.
     await initPushCursor(this.deps.db, await selectHeadPosition(this.deps.db));
     this.unsubscribe = this.deps.bus.subscribe((message) => {
-      if (message.kind === 'log') this.wake();
+      if (message.kind === 'log') this.wake(true);
     });
-    this.pulse = setInterval(() => this.wake(), PULSE_MS);
+    this.pulse = setInterval(() => this.wake(true), PULSE_MS);
     this.pulse.unref();
     this.reporter = setInterval(() => this.report(), REPORT_MS);
     this.reporter.unref();
     this.wake();
   }
 
-  /** Runs a round now, or once more after the current one. */
-  private wake(): void {
+  /**
+   * Runs a round now, or once more after the current one. `news`: the log or the clock moved (the
+   * bus, the pulse), so read the log and claim; a finished push only makes room to claim into.
+   */
+  private wake(news = false): void {
     if (this.stopped) return;
+    if (news) {
+      this.logPending = true;
+      this.changes++;
+    }
     if (this.running) {
       this.again = true;
       return;
@@ -175,7 +193,10 @@ export class PushDispatcher implements PushService {
   }
 
   private async round(): Promise<void> {
-    while (!this.stopped && (await this.expand()));
+    if (this.logPending) {
+      this.logPending = false;
+      while (!this.stopped && (await this.expand()));
+    }
     await this.claimAndSend();
   }
 
@@ -232,8 +253,9 @@ export class PushDispatcher implements PushService {
   }
 
   private async claimAndSend(): Promise<void> {
-    while (!this.stopped && this.inFlight < this.options.concurrency) {
+    while (!this.stopped && this.drainedAt !== this.changes && this.inFlight < this.options.concurrency) {
       const room = this.options.concurrency - this.inFlight;
+      const seen = this.changes;
       const now = Date.now();
       const busy = [...this.origins].filter(([, o]) => o.active >= this.options.originConcurrency);
       const rows = await claimDueDeliveries(
@@ -244,7 +266,7 @@ export class PushDispatcher implements PushService {
         busy.map(([origin]) => origin),
       );
       for (const row of rows) this.launch(row);
-      if (rows.length < room) return;
+      if (rows.length < room) this.drainedAt = seen;
     }
   }
 
@@ -361,7 +383,8 @@ export class PushDispatcher implements PushService {
       next();
       return;
     }
-    slots.active--;
+    // The service is no longer at its bound: its rows, left alone by claims, may be claimed again.
+    if (slots.active-- === this.options.originConcurrency) this.changes++;
     if (slots.active === 0) this.origins.delete(origin);
   }
 
