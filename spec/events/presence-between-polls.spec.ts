@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { direct, poll } from '../helpers/chat.ts';
-import { type ChildServer, childServer } from '../helpers/child-server.ts';
+import { useTwoNodes } from '../helpers/child-server.ts';
 import { Api, signUp, type TestUser } from '../helpers/client.ts';
 import { useServer } from '../helpers/fixture.ts';
-import { dropSchema, onPostgres, postgresUrl } from '../helpers/postgres.ts';
+import { onPostgres } from '../helpers/postgres.ts';
 import { SseReader } from '../helpers/sse.ts';
 
 // Short windows keep the spec fast: a closed stream keeps its user online 300 ms.
@@ -80,26 +79,7 @@ describe('presence between two long-polls (issue 12, item 20)', () => {
 if (onPostgres) {
   describe('presence between two long-polls on two nodes (issue 12, item 20)', function () {
     this.timeout(60_000);
-    const schema = `parley_presence_${randomBytes(6).toString('hex')}`;
-    let a: ChildServer;
-    let b: ChildServer;
-
-    before(async () => {
-      const env = {
-        DATABASE_URL: postgresUrl(schema),
-        SESSION_SECRET: randomBytes(24).toString('base64url'),
-        DELIVERY_FLUSH_MS: '0',
-        ...PRESENCE,
-      };
-      a = await childServer(env);
-      await a.start();
-      b = await childServer(env);
-      await b.start();
-    });
-    after(async () => {
-      await Promise.all([a?.close(), b?.close()]);
-      await dropSchema(schema);
-    });
+    const { a, b } = useTwoNodes('parley_presence', { DELIVERY_FLUSH_MS: '0', ...PRESENCE });
 
     it('brings a poller on node A the transitions of a user connected to node B, once', async () => {
       const watcher = await signUp(a.url, 'watcher');

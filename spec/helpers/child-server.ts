@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { clusterEnv, dropSchema } from './postgres.ts';
 
 const SERVER_ENTRY = resolve(import.meta.dirname, '../../lib/server.ts');
 
@@ -123,5 +124,63 @@ export async function childServer(env: Record<string, string> = {}): Promise<Chi
       await stop('SIGTERM');
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/** Two nodes of one cluster, and the PostgreSQL schema they share. */
+export interface TwoNodes {
+  readonly a: ChildServer;
+  readonly b: ChildServer;
+  readonly schema: string;
+}
+
+/**
+ * Two Parley nodes (child processes) on one fresh PostgreSQL schema with one session secret, for the
+ * enclosing `describe`: set up before its first spec and closed, the schema dropped, after its last.
+ * They start one after the other (B finds the schema A migrated), or, with `start: false`, when the
+ * specs start them. `a` and `b` may be taken in the `describe` body, like useServer's users.
+ */
+export function useTwoNodes(
+  schemaPrefix: string,
+  env: Record<string, string>,
+  { start = true }: { start?: boolean } = {},
+): TwoNodes {
+  const cluster = clusterEnv(schemaPrefix);
+  let nodes: [ChildServer, ChildServer] | undefined;
+  before(async () => {
+    const nodeEnv = { ...cluster.env, ...env };
+    nodes = await Promise.all([childServer(nodeEnv), childServer(nodeEnv)]);
+    if (start) {
+      await nodes[0].start();
+      await nodes[1].start();
+    }
+  });
+  after(async () => {
+    await Promise.all((nodes ?? []).map((node) => node.close()));
+    await dropSchema(cluster.schema);
+  });
+  const node = (i: 0 | 1) => () => {
+    if (!nodes) throw new Error('useTwoNodes: the nodes are set up in a before() hook; use them in specs');
+    return nodes[i];
+  };
+  return { a: nodeHandle(node(0)), b: nodeHandle(node(1)), schema: cluster.schema };
+}
+
+/** A ChildServer whose fields and methods are those of the one `get` returns, when used. */
+function nodeHandle(get: () => ChildServer): ChildServer {
+  return {
+    get url() {
+      return get().url;
+    },
+    get dir() {
+      return get().dir;
+    },
+    get pid() {
+      return get().pid;
+    },
+    start: () => get().start(),
+    kill: () => get().kill(),
+    rss: () => get().rss(),
+    close: () => get().close(),
   };
 }

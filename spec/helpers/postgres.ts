@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import pg from 'pg';
 
@@ -33,6 +33,22 @@ export async function pgQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(
   } finally {
     await client.end();
   }
+}
+
+/**
+ * What makes several servers nodes of one cluster: a fresh schema (`prefix` and random hex) on the
+ * PostgreSQL under test, and one session secret, so that every node seals and opens the same tokens.
+ * The caller drops the schema (dropSchema) once its nodes are closed.
+ */
+export function clusterEnv(prefix: string): {
+  schema: string;
+  env: { DATABASE_URL: string; SESSION_SECRET: string };
+} {
+  const schema = `${prefix}_${randomBytes(6).toString('hex')}`;
+  return {
+    schema,
+    env: { DATABASE_URL: postgresUrl(schema), SESSION_SECRET: randomBytes(24).toString('base64url') },
+  };
 }
 
 export async function dropSchema(schema: string): Promise<void> {

@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { poll, send } from '../helpers/chat.ts';
-import { type ChildServer, childServer } from '../helpers/child-server.ts';
+import { type ChildServer, useTwoNodes } from '../helpers/child-server.ts';
 import { Api, signUp, type TestUser } from '../helpers/client.ts';
-import { dropSchema, onPostgres, pgQuery, postgresUrl } from '../helpers/postgres.ts';
+import { onPostgres, pgQuery } from '../helpers/postgres.ts';
 import { type SseFrame, SseReader } from '../helpers/sse.ts';
 
 /** The same user, talking to another node with the same token. */
@@ -30,28 +29,15 @@ if (!onPostgres) {
 } else {
   describe('two Parley nodes on one PostgreSQL', function () {
     this.timeout(120_000);
-    const schema = `parley_cluster_${randomBytes(6).toString('hex')}`;
-    let a: ChildServer;
-    let b: ChildServer;
+    // Not started: the first spec starts both at the same moment.
+    const { a, b, schema } = useTwoNodes(
+      'parley_cluster',
+      { PRESENCE_ENABLED: 'false', DELIVERY_FLUSH_MS: '0' },
+      { start: false },
+    );
     let alice: TestUser;
     let bob: TestUser;
     let conversationId: string;
-
-    before(async () => {
-      const env = {
-        DATABASE_URL: postgresUrl(schema),
-        // Every node seals and opens the same tokens.
-        SESSION_SECRET: randomBytes(24).toString('base64url'),
-        PRESENCE_ENABLED: 'false',
-        DELIVERY_FLUSH_MS: '0',
-      };
-      [a, b] = await Promise.all([childServer(env), childServer(env)]);
-    });
-
-    after(async () => {
-      await Promise.all([a?.close(), b?.close()]);
-      await dropSchema(schema);
-    });
 
     it('serves from both nodes started at the same moment on an empty schema, migrating once', async () => {
       await Promise.all([a.start(), b.start()]);
@@ -242,28 +228,11 @@ if (!onPostgres) {
 
   describe('presence across two Parley nodes', function () {
     this.timeout(120_000);
-    const schema = `parley_presence_${randomBytes(6).toString('hex')}`;
     const GRACE_MS = 300;
-    let a: ChildServer;
-    let b: ChildServer;
-
-    before(async () => {
-      const env = {
-        DATABASE_URL: postgresUrl(schema),
-        SESSION_SECRET: randomBytes(24).toString('base64url'),
-        PRESENCE_ENABLED: 'true',
-        PRESENCE_GRACE_MS: String(GRACE_MS),
-        DELIVERY_FLUSH_MS: '0',
-      };
-      a = await childServer(env);
-      await a.start();
-      b = await childServer(env);
-      await b.start();
-    });
-
-    after(async () => {
-      await Promise.all([a?.close(), b?.close()]);
-      await dropSchema(schema);
+    const { a, b } = useTwoNodes('parley_presence', {
+      PRESENCE_ENABLED: 'true',
+      PRESENCE_GRACE_MS: String(GRACE_MS),
+      DELIVERY_FLUSH_MS: '0',
     });
 
     const presenceOf = (stream: SseReader, userId: string) =>
