@@ -32,7 +32,8 @@ describe('offline notifications across kill -9', function () {
     if (onPostgres) await dropSchema(schema);
   });
 
-  it('delivers a notification owed when the server was killed, once, after the restart, with the same VAPID key', async () => {
+  /** Alice, and Bob with a phone subscribed on the receiver (`subscribed`: the server's answer to that). */
+  async function aliceAndBobsPhone() {
     const alice = await signUp(server.url, 'alice');
     const bob = await signUp(server.url, 'bob');
     const phone = await newDevice(server.url, bob, 'phone');
@@ -41,6 +42,18 @@ describe('offline notifications across kill -9', function () {
       type: 'webpush',
       ...subscription,
     });
+    return { alice, bob, phone, subscription, subscribed };
+  }
+
+  /** kill -9, a restart on the same database, then waits (up to `waitMs`) for a push to `endpoint`. */
+  async function killAndRestartUntilPushed(endpoint: string, what: string, waitMs: number) {
+    await server.kill();
+    await server.start();
+    await receiver.until(() => receiver.received(endpoint).length >= 1, what, waitMs);
+  }
+
+  it('delivers a notification owed when the server was killed, once, after the restart, with the same VAPID key', async () => {
+    const { alice, bob, phone, subscription, subscribed } = await aliceAndBobsPhone();
     expect(subscribed.status, subscribed.text).to.equal(200);
     receiver.expectedVapidKey = (await alice.api.get('/push/vapid-public-key')).body.publicKey;
     // The push service is down for the first attempt: the notification is committed and owed, not sent.
@@ -51,13 +64,7 @@ describe('offline notifications across kill -9', function () {
     await until(
       async () => (await phone.api.get(`/devices/${phone.deviceId}`)).body.push?.lastFailure !== null,
     );
-    await server.kill();
-    await server.start();
-    await receiver.until(
-      () => receiver.received(subscription.endpoint).length >= 1,
-      'the push after the restart',
-      30_000,
-    );
+    await killAndRestartUntilPushed(subscription.endpoint, 'the push after the restart', 30_000);
     // One more message, received after the first: nothing of the first came twice before it.
     const later = await send(alice, await direct(alice, bob), 'and this one');
     await receiver.until(() => receiver.received(subscription.endpoint).length >= 2, 'the second push');
@@ -69,22 +76,12 @@ describe('offline notifications across kill -9', function () {
   });
 
   it('takes over a push that was in flight when the server died, once its lease (three PUSH_TIMEOUT_MS) has run out', async () => {
-    const alice = await signUp(server.url, 'alice');
-    const bob = await signUp(server.url, 'bob');
-    const phone = await newDevice(server.url, bob, 'phone');
-    const subscription = receiver.subscribe();
-    await phone.api.put(`/devices/${phone.deviceId}/push`, { type: 'webpush', ...subscription });
+    const { alice, bob, subscription } = await aliceAndBobsPhone();
     // The push service never answers the first request: the server dies with the push in flight.
     receiver.answer(subscription.endpoint, { hang: true });
     const message = await send(alice, await direct(alice, bob), 'in flight');
     await receiver.until(() => receiver.attempts(subscription.endpoint) >= 1, 'the first attempt');
-    await server.kill();
-    await server.start();
-    await receiver.until(
-      () => receiver.received(subscription.endpoint).length >= 1,
-      'the taken-over push',
-      60_000,
-    );
+    await killAndRestartUntilPushed(subscription.endpoint, 'the taken-over push', 60_000);
     expect(receiver.received(subscription.endpoint).map((p) => p.payload.messageId)).to.deep.equal([
       message.id,
     ]);
