@@ -2,15 +2,11 @@ import { expect } from 'chai';
 import { send } from '../helpers/chat.ts';
 import { useServer } from '../helpers/fixture.ts';
 import { newDevice, pushSettled } from '../helpers/push.ts';
-import { PushReceiver } from '../helpers/push-receiver.ts';
+import { usePushReceiver } from '../helpers/push-receiver.ts';
 import { blob } from './mls.ts';
 
 describe('Offline notifications of end-to-end encrypted conversations', () => {
-  let receiver: PushReceiver;
-  before(async () => {
-    receiver = await PushReceiver.start();
-  });
-  after(() => receiver.close());
+  const receiver = usePushReceiver();
   // Previews on: an encrypted conversation's notification still has no body.
   const t = useServer({ users: ['alice', 'bob'], env: { PUSH_ALLOW_PRIVATE_ENDPOINTS: 'true' } });
 

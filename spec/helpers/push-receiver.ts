@@ -202,3 +202,29 @@ export class PushReceiver {
     if (!/^(mailto:|https:)/.test(payload.sub)) throw new Error('VAPID sub is not mailto: or https:');
   }
 }
+
+/**
+ * A PushReceiver for the enclosing `describe`: started before its first spec, closed after its
+ * last. The handle may be taken in the `describe` body, like useServer's users: every property it
+ * is asked for (or given) is the started receiver's.
+ */
+export function usePushReceiver(): PushReceiver {
+  let receiver: PushReceiver | undefined;
+  before(async () => {
+    receiver = await PushReceiver.start();
+  });
+  after(() => receiver?.close());
+  const started = (): PushReceiver => {
+    if (!receiver)
+      throw new Error('usePushReceiver: the receiver starts in a before() hook; use it in specs');
+    return receiver;
+  };
+  return new Proxy({} as PushReceiver, {
+    get: (_, key) => {
+      const value = Reflect.get(started(), key);
+      // Methods run on the receiver itself (its private fields are there).
+      return typeof value === 'function' ? value.bind(started()) : value;
+    },
+    set: (_, key, value) => Reflect.set(started(), key, value),
+  });
+}

@@ -3,14 +3,10 @@ import { direct, send } from '../helpers/chat.ts';
 import { useServer } from '../helpers/fixture.ts';
 import { expectProblem } from '../helpers/problem.ts';
 import { newDevice } from '../helpers/push.ts';
-import { PushReceiver } from '../helpers/push-receiver.ts';
+import { usePushReceiver } from '../helpers/push-receiver.ts';
 
 describe('DELETE /users/{id}: devices and offline notifications', () => {
-  let receiver: PushReceiver;
-  before(async () => {
-    receiver = await PushReceiver.start();
-  });
-  after(() => receiver.close());
+  const receiver = usePushReceiver();
   const t = useServer({ users: ['alice', 'bob'], env: { PUSH_ALLOW_PRIVATE_ENDPOINTS: 'true' } });
 
   const count = async (table: string, where: Record<string, unknown>) => {

@@ -3,14 +3,10 @@ import { expect } from 'chai';
 import { direct, poll, send } from '../helpers/chat.ts';
 import { useServer } from '../helpers/fixture.ts';
 import { newDevice, pushSettled } from '../helpers/push.ts';
-import { PushReceiver } from '../helpers/push-receiver.ts';
+import { usePushReceiver } from '../helpers/push-receiver.ts';
 
 describe('Offline notifications without previews, and polling devices', () => {
-  let receiver: PushReceiver;
-  before(async () => {
-    receiver = await PushReceiver.start();
-  });
-  after(() => receiver.close());
+  const receiver = usePushReceiver();
   const t = useServer({
     users: ['alice', 'bob'],
     env: { PUSH_ALLOW_PRIVATE_ENDPOINTS: 'true', PUSH_PREVIEWS: 'false', PRESENCE_WINDOW_MS: '60000' },

@@ -3,7 +3,7 @@ import { direct, group, send } from '../helpers/chat.ts';
 import type { TestUser } from '../helpers/client.ts';
 import { useServer } from '../helpers/fixture.ts';
 import { newDevice, pushSettled } from '../helpers/push.ts';
-import { PushReceiver } from '../helpers/push-receiver.ts';
+import { PushReceiver, usePushReceiver } from '../helpers/push-receiver.ts';
 
 /** A new device of `user` subscribed on `receiver`; returns its endpoint. */
 async function subscribe(url: string, user: TestUser, receiver: PushReceiver): Promise<string> {
@@ -17,11 +17,7 @@ async function subscribe(url: string, user: TestUser, receiver: PushReceiver): P
 describe('Offline notifications: at most PUSH_DEVICE_LIMIT per device per window', () => {
   const LIMIT = 2;
   const WINDOW_MS = 1_500;
-  let receiver: PushReceiver;
-  before(async () => {
-    receiver = await PushReceiver.start();
-  });
-  after(() => receiver.close());
+  const receiver = usePushReceiver();
   const t = useServer({
     users: ['alice', 'bob'],
     env: {
