@@ -12,7 +12,7 @@ import {
   memoryCursorStore,
   subscribe,
 } from '../../client/src/index.ts';
-import { freePort } from '../helpers/child-server.ts';
+import { freePort, untilHealthy } from '../helpers/child-server.ts';
 import { signUp, type TestUser } from '../helpers/client.ts';
 import { dropSchema, onPostgres, postgresUrl, schemaFor } from '../helpers/postgres.ts';
 import { newDevice } from '../helpers/push.ts';
@@ -50,16 +50,7 @@ describe('End-to-end encrypted conversations: the server log', function () {
     const exited = once(server, 'exit');
     const subscriptions: ReturnType<typeof watched>[] = [];
     try {
-      const deadline = Date.now() + 90_000;
-      while (
-        !(await fetch(`${url}/health`).then(
-          (r) => r.ok,
-          () => false,
-        ))
-      ) {
-        if (Date.now() > deadline || server.exitCode !== null) throw new Error(`did not start:\n${log}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await untilHealthy(url, server, () => log);
       const [ann, ben] = await Promise.all([signUp(url, 'logann'), signUp(url, 'logben')]);
       const start = async (user: TestUser) => {
         const login = await newDevice(url, user, 'laptop');

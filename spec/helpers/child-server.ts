@@ -22,6 +22,23 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * Waits until `url`/health answers — 90 s at most (a cold tsx start on a busy 2-core machine), 100 ms
+ * between tries — for a server a spec spawned itself; fails with its `output()` if `proc` exits first.
+ */
+export async function untilHealthy(url: string, proc: ChildProcess, output: () => string): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  while (
+    !(await fetch(`${url}/health`).then(
+      (r) => r.ok,
+      () => false,
+    ))
+  ) {
+    if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`did not start:\n${output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 export interface ChildServer {
   url: string;
   dir: string;

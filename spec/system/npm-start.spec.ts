@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect } from 'chai';
 import packageJson from '../../package.json' with { type: 'json' };
-import { freePort } from '../helpers/child-server.ts';
+import { freePort, untilHealthy } from '../helpers/child-server.ts';
 import { Api, signUp } from '../helpers/client.ts';
 import { describeOncePerRun } from '../helpers/postgres.ts';
 
@@ -40,16 +40,7 @@ describeOncePerRun('npm start', function () {
     });
     const exited = once(npm, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     try {
-      const deadline = Date.now() + 90_000;
-      while (
-        !(await fetch(`${url}/health`).then(
-          (r) => r.ok,
-          () => false,
-        ))
-      ) {
-        if (Date.now() > deadline || npm.exitCode !== null) throw new Error(`did not start:\n${out}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await untilHealthy(url, npm, () => out);
       const index = await new Api(url).get('/');
       expect(index.status).to.equal(200);
       expect(index.body).to.include({ docs: '/docs', version: packageJson.version });
