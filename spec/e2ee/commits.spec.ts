@@ -5,17 +5,12 @@ import type { ApiResponse, TestUser } from '../helpers/client.ts';
 import { useServer } from '../helpers/fixture.ts';
 import { errorPaths, expectProblem } from '../helpers/problem.ts';
 import { SseReader } from '../helpers/sse.ts';
-import { blob, keyedDevice, newDevice, type TestDevice } from './mls.ts';
+import { blob, encryptedGroup, keyedDevice, newDevice, type TestDevice } from './mls.ts';
 
 /** A new encrypted group of `owner` with `members`, set up at epoch 1 by the owner's first commit. */
-async function encryptedGroup(owner: TestUser, members: readonly TestUser[]): Promise<string> {
-  const res = await owner.api.post('/conversations', {
-    participantIds: members.map((m) => m.id),
-    title: 'secret',
-    encrypted: true,
-  });
-  expect(res.status, res.text).to.equal(201);
-  const first = await owner.api.post(`/conversations/${res.body.id}/commits`, {
+async function encryptedGroupAtEpoch1(owner: TestUser, members: readonly TestUser[]): Promise<string> {
+  const id = await encryptedGroup(owner, members);
+  const first = await owner.api.post(`/conversations/${id}/commits`, {
     epoch: 0,
     commit: blob(),
     welcome: blob(),
@@ -23,7 +18,7 @@ async function encryptedGroup(owner: TestUser, members: readonly TestUser[]): Pr
     add: members.map((m) => m.id),
   });
   expect(first.status, first.text).to.equal(201);
-  return res.body.id;
+  return id;
 }
 
 const epochOf = async (user: TestUser, id: string): Promise<number> =>
@@ -113,7 +108,7 @@ describe('POST /conversations/{id}/commits (MLS Delivery Service)', () => {
 
   it('accepts exactly one of ten concurrent commits at one epoch; the nine others get 409 with currentEpoch', async () => {
     const { alice, bob, carol } = t.users;
-    const id = await encryptedGroup(alice, [bob, carol]);
+    const id = await encryptedGroupAtEpoch1(alice, [bob, carol]);
     const devices: TestDevice[] = [];
     for (const user of [alice, alice, alice, alice, bob, bob, bob, carol, carol, carol]) {
       devices.push(await newDevice(t.url, user));
@@ -150,8 +145,8 @@ describe('POST /conversations/{id}/commits (MLS Delivery Service)', () => {
 
   it('refuses bad commits as documented and changes nothing', async () => {
     const { alice, bob, carol, stranger } = t.users;
-    const id = await encryptedGroup(alice, [bob, carol]);
-    const other = await encryptedGroup(bob, [carol]);
+    const id = await encryptedGroupAtEpoch1(alice, [bob, carol]);
+    const other = await encryptedGroupAtEpoch1(bob, [carol]);
     const plain = await group(alice, [bob]);
     const start = await cursorOf(bob);
     const path = `/conversations/${id}/commits`;
@@ -261,7 +256,7 @@ describe('POST /conversations/{id}/commits (MLS Delivery Service)', () => {
 
   it('delivers commits in the conversation’s order with its messages, the same on SSE and long-poll', async () => {
     const { alice, bob, carol } = t.users;
-    const id = await encryptedGroup(alice, [bob, carol]);
+    const id = await encryptedGroupAtEpoch1(alice, [bob, carol]);
     const start = await cursorOf(carol);
     const stream = await SseReader.live(t.url, carol.token, { cursor: start });
     try {
@@ -299,7 +294,7 @@ describe('POST /conversations/{id}/commits (MLS Delivery Service)', () => {
   it('ends a removed member’s membership with the commit: they get it, then nothing more', async () => {
     const { alice, bob } = t.users;
     const erin = await t.signUp('erin');
-    const id = await encryptedGroup(alice, [bob, erin]);
+    const id = await encryptedGroupAtEpoch1(alice, [bob, erin]);
     const start = await cursorOf(erin);
     const stream = await SseReader.live(t.url, erin.token, { cursor: start });
     try {
@@ -375,7 +370,7 @@ describe('POST /conversations/{id}/commits (MLS Delivery Service)', () => {
   it('accepts the removal of a member who left, with no membership change', async () => {
     const { alice, bob } = t.users;
     const hal = await t.signUp('hal');
-    const id = await encryptedGroup(alice, [bob, hal]);
+    const id = await encryptedGroupAtEpoch1(alice, [bob, hal]);
     expect((await hal.api.delete(`/conversations/${id}/participants/${hal.id}`)).status).to.equal(204);
     const start = await cursorOf(bob);
     const removal = await bob.api.post(`/conversations/${id}/commits`, {
@@ -393,7 +388,7 @@ describe('POST /conversations/{id}/commits (MLS Delivery Service)', () => {
     const { alice, bob } = t.users;
     const fay = await t.signUp('fay');
     const fayPhone = await keyedDevice(t.url, fay, 1);
-    const id = await encryptedGroup(alice, [bob]);
+    const id = await encryptedGroupAtEpoch1(alice, [bob]);
     const before = await alice.api.post(`/conversations/${id}/message`, { ciphertext: blob() });
     const start = await cursorOf(fay);
     // A stream open before fay is added: the hub must route her the events of a membership it did not know.

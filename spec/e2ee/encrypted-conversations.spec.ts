@@ -1,20 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { group, poll } from '../helpers/chat.ts';
-import type { TestUser } from '../helpers/client.ts';
 import { useServer } from '../helpers/fixture.ts';
 import { errorPaths, expectProblem } from '../helpers/problem.ts';
-import { blob, keyedDevice, newDevice } from './mls.ts';
-
-async function encryptedGroup(owner: TestUser, members: readonly TestUser[]): Promise<string> {
-  const res = await owner.api.post('/conversations', {
-    participantIds: members.map((m) => m.id),
-    title: 'secret',
-    encrypted: true,
-  });
-  expect(res.status, res.text).to.equal(201);
-  return res.body.id;
-}
+import { blob, encryptedGroup, keyedDevice, newDevice } from './mls.ts';
 
 describe('Encrypted conversations (MLS Delivery Service)', () => {
   const t = useServer({ users: ['alice', 'bob', 'carol', 'stranger'] });

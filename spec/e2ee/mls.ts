@@ -26,6 +26,17 @@ export async function newDevice(url: string, user: TestUser, name = 'spec device
   return { user, deviceId: res.body.deviceId, token: res.body.token, api: new Api(url, res.body.token) };
 }
 
+/** A new encrypted group ("secret") of `owner` with `members`, as created: at epoch 0; returns its id. */
+export async function encryptedGroup(owner: TestUser, members: readonly TestUser[]): Promise<string> {
+  const res = await owner.api.post('/conversations', {
+    participantIds: members.map((m) => m.id),
+    title: 'secret',
+    encrypted: true,
+  });
+  expect(res.status, res.text).to.equal(201);
+  return res.body.id;
+}
+
 /** A new device of `user` with keys published and `packages` one-time key packages (and a last-resort one). */
 export async function keyedDevice(
   url: string,
