@@ -1,4 +1,5 @@
 import type { Executor } from './db.ts';
+import { prepared } from './prepared.ts';
 import type { RecordEvent } from './events.ts';
 
 export interface ConversationRow {
@@ -402,23 +403,31 @@ export async function addMessageToConversation(
   messageId: number,
   at: string,
 ): Promise<void> {
-  await db('conversations')
-    .where({ id: conversationId })
+  await countMessageStatement.changes(db, { conversationId, messageId, at });
+  await settleSenderStatement.changes(db, { conversationId, senderId, messageId });
+}
+
+// The two writes of every send: built once (lib/store/prepared.ts).
+const countMessageStatement = prepared(['conversationId', 'messageId', 'at'], (db, p) =>
+  db('conversations')
+    .where({ id: p.conversationId })
     .update({
-      last_activity_at: at,
-      updated_at: at,
-      last_message_id: messageId,
+      last_activity_at: p.at,
+      updated_at: p.at,
+      last_message_id: p.messageId,
       message_count: db.raw('message_count + 1'),
-    });
-  // Every message so far is now either read by the sender or theirs: all settled.
-  await db('memberships')
-    .where({ conversation_id: conversationId, user_id: senderId })
+    }),
+);
+// Every message so far is now either read by the sender or theirs: all settled.
+const settleSenderStatement = prepared(['conversationId', 'senderId', 'messageId'], (db, p) =>
+  db('memberships')
+    .where({ conversation_id: p.conversationId, user_id: p.senderId })
     .whereNull('left_event_id')
     .update({
-      last_read_message_id: messageId,
-      settled_count: db('conversations').select('message_count').where({ id: conversationId }),
-    });
-}
+      last_read_message_id: p.messageId,
+      settled_count: db('conversations').select('message_count').where({ id: p.conversationId }),
+    }),
+);
 
 /**
  * Recounts what a member has settled after their read mark moved: every message but the others'

@@ -1,6 +1,7 @@
 import { type Db, type Executor, rowsOf } from './db.ts';
 import { dialectOf } from './dialect.ts';
 import { latest, ORIGIN, type Position } from './position.ts';
+import { prepared } from './prepared.ts';
 
 /** Every kind of event the log holds. A closed union, so user input never reaches an `event:` line. */
 export type LoggedEventType =
@@ -54,9 +55,26 @@ export interface EventRow {
 // at most 500 terms in one (SQLITE_MAX_COMPOUND_SELECT).
 const RECIPIENT_CHUNK = 400;
 
+const EVENT_COLUMNS = ['type', 'conversation_id', 'message_id', 'subject_user_id', 'data', 'at'] as const;
+type EventColumns = Record<(typeof EVENT_COLUMNS)[number], unknown>;
+
+const eventColumns = (event: NewEvent, at: string): EventColumns => ({
+  type: event.type,
+  conversation_id: 'conversationId' in event ? event.conversationId : null,
+  message_id: 'messageId' in event ? (event.messageId ?? null) : null,
+  subject_user_id: 'subjectUserId' in event ? event.subjectUserId : null,
+  data: JSON.stringify(event.data),
+  at,
+});
+
+// One event, as every send records it: built once (lib/store/prepared.ts).
+const insertOneEvent = prepared(EVENT_COLUMNS, (db, p) => db('events').insert(p).returning('id'));
+
 export async function insertEvent(db: Executor, event: NewEvent, at: string): Promise<number> {
-  const [id] = await insertEvents(db, [event], at);
-  return id!;
+  const [row] = await insertOneEvent.rows<{ id: number | string }>(db, eventColumns(event, at));
+  const id = Number(row!.id);
+  await insertRecipients(db, recipientRows(event, id));
+  return id;
 }
 
 const EVENT_CHUNK = 200; // rows per INSERT, under the same 500-term bound
@@ -72,16 +90,7 @@ export async function insertEvents(db: Executor, events: readonly NewEvent[], at
   for (let i = 0; i < events.length; i += EVENT_CHUNK) {
     const chunk = events.slice(i, i + EVENT_CHUNK);
     const rows = await db('events')
-      .insert(
-        chunk.map((event) => ({
-          type: event.type,
-          conversation_id: 'conversationId' in event ? event.conversationId : null,
-          message_id: 'messageId' in event ? (event.messageId ?? null) : null,
-          subject_user_id: 'subjectUserId' in event ? event.subjectUserId : null,
-          data: JSON.stringify(event.data),
-          at,
-        })),
-      )
+      .insert(chunk.map((event) => eventColumns(event, at)))
       .returning('id');
     ids.push(...rows.map((r: { id: number | string }) => Number(r.id)).sort((a: number, b: number) => a - b));
   }

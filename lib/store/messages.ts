@@ -1,4 +1,5 @@
-import { type Executor, rowsOf } from './db.ts';
+import type { Executor } from './db.ts';
+import { prepared } from './prepared.ts';
 
 export interface MessageRow {
   id: number;
@@ -23,6 +24,21 @@ const COLUMNS = [
   'edited_at',
 ];
 
+const MESSAGE_PARAMS = ['conversationId', 'senderId', 'body', 'ciphertext', 'clientMessageId', 'at'] as const;
+
+// Every send: built once (lib/store/prepared.ts). CASTs, not bare parameters: PostgreSQL types a
+// SELECT list's parameters as text.
+const insertMessageStatement = prepared(MESSAGE_PARAMS, (db, p) =>
+  db.raw(
+    `INSERT INTO messages (conversation_id, sender_id, body, ciphertext, client_message_id, created_at)
+     SELECT CAST(? AS INTEGER), CAST(? AS INTEGER), ?, ?, ?, ?
+      WHERE EXISTS (SELECT 1 FROM memberships
+                     WHERE conversation_id = ? AND user_id = ? AND left_event_id IS NULL)
+     RETURNING ${COLUMNS.join(', ')}`,
+    [p.conversationId, p.senderId, p.body, p.ciphertext, p.clientMessageId, p.at, p.conversationId, p.senderId],
+  ),
+);
+
 /**
  * Appends a message if its sender is a current member of the conversation, in one statement (the
  * membership check rides on the insert); undefined if they are not a member.
@@ -38,25 +54,7 @@ export async function insertMessageByMember(
     at: string;
   },
 ): Promise<MessageRow | undefined> {
-  // CASTs, not bare parameters: PostgreSQL types a SELECT list's parameters as text.
-  const result = await db.raw(
-    `INSERT INTO messages (conversation_id, sender_id, body, ciphertext, client_message_id, created_at)
-     SELECT CAST(? AS INTEGER), CAST(? AS INTEGER), ?, ?, ?, ?
-      WHERE EXISTS (SELECT 1 FROM memberships
-                     WHERE conversation_id = ? AND user_id = ? AND left_event_id IS NULL)
-     RETURNING ${COLUMNS.join(', ')}`,
-    [
-      m.conversationId,
-      m.senderId,
-      m.body,
-      m.ciphertext,
-      m.clientMessageId,
-      m.at,
-      m.conversationId,
-      m.senderId,
-    ],
-  );
-  const [row] = rowsOf<MessageRow>(result);
+  const [row] = await insertMessageStatement.rows<MessageRow>(db, m);
   return row;
 }
 

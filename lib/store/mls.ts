@@ -1,11 +1,19 @@
 import type { Executor } from './db.ts';
+import { prepared } from './prepared.ts';
+
+// Asked by every send: built once (lib/store/prepared.ts).
+const selectEncryptionStatement = prepared(['conversationId'], (db, p) =>
+  db('conversations').first('encrypted', 'epoch').where({ id: p.conversationId }),
+);
 
 /** Whether a conversation is end-to-end encrypted, and the epoch it accepts the next commit at. */
 export async function selectEncryption(
   db: Executor,
   conversationId: number,
 ): Promise<{ encrypted: boolean; epoch: number } | undefined> {
-  const row = await db('conversations').first('encrypted', 'epoch').where({ id: conversationId });
+  const [row] = await selectEncryptionStatement.rows<{ encrypted: unknown; epoch: number | string }>(db, {
+    conversationId,
+  });
   return row ? { encrypted: Boolean(row.encrypted), epoch: Number(row.epoch) } : undefined;
 }
 

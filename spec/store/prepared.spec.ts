@@ -1,0 +1,70 @@
+import { expect } from 'chai';
+import { prepared } from '../../lib/store/prepared.ts';
+import { direct, send } from '../helpers/chat.ts';
+import { useServer } from '../helpers/fixture.ts';
+
+/** Hot statements are built by knex once and run with bound values (lib/store/prepared.ts). */
+describe('prepared statements', () => {
+  const t = useServer({ users: ['alice', 'bob'] });
+  const db = () => t.server.parley.deps.db;
+
+  const messagesOf = prepared(['conversationId', 'senderId'], (knex, p) =>
+    knex('messages')
+      .select('id', 'body')
+      .where({ conversation_id: p.conversationId, sender_id: p.senderId })
+      .orderBy('id')
+      .limit(10),
+  );
+
+  it('runs the SQL knex builds for the same query, with the values bound where the parameters were', async () => {
+    const { alice, bob } = t.users;
+    const conversationId = Number(await direct(alice, bob));
+    await send(alice, conversationId.toString(), 'one');
+    await send(bob, conversationId.toString(), 'two');
+    await send(alice, conversationId.toString(), 'three');
+    const values = { conversationId, senderId: Number(alice.id) };
+    const built = db()('messages')
+      .select('id', 'body')
+      .where({ conversation_id: values.conversationId, sender_id: values.senderId })
+      .orderBy('id')
+      .limit(10);
+    expect(messagesOf.compile(db()).sql).to.equal(built.toSQL().toNative().sql);
+    const rows = await messagesOf.rows<{ body: string }>(db(), values);
+    expect(rows.map((r) => r.body)).to.deep.equal(['one', 'three']);
+    expect(rows).to.deep.equal(await built);
+  });
+
+  it('takes part in the transaction it is given: rolled back with it', async () => {
+    const rename = prepared(['id', 'name'], (knex, p) =>
+      knex('users').where({ id: p.id }).update({ display_name: p.name }),
+    );
+    const { alice } = t.users;
+    const before = await db()('users').first('display_name').where({ id: Number(alice.id) });
+    const rolledBack = new Error('roll back');
+    const outcome = await db()
+      .transaction(async (trx) => {
+        expect(await rename.changes(trx, { id: Number(alice.id), name: 'inside' })).to.equal(1);
+        // The transaction sees its own write...
+        expect((await trx('users').first('display_name').where({ id: Number(alice.id) })).display_name).to.equal(
+          'inside',
+        );
+        throw rolledBack;
+      })
+      .catch((err: unknown) => err);
+    expect(outcome).to.equal(rolledBack);
+    // ...and nothing of it is left once it rolled back.
+    expect(await db()('users').first('display_name').where({ id: Number(alice.id) })).to.deep.equal(before);
+  });
+
+  it('is seen by db.on("query"), as every statement is', async () => {
+    const seen: string[] = [];
+    const onQuery = (q: { sql: string }) => seen.push(q.sql);
+    db().on('query', onQuery);
+    try {
+      await messagesOf.rows(db(), { conversationId: 0, senderId: 0 });
+    } finally {
+      db().off('query', onQuery);
+    }
+    expect(seen).to.deep.equal([messagesOf.compile(db()).sql]);
+  });
+});
