@@ -1,6 +1,6 @@
 import type { Executor } from './db.ts';
-import { prepared } from './prepared.ts';
 import type { RecordEvent } from './events.ts';
+import { prepared } from './prepared.ts';
 
 export interface ConversationRow {
   id: number;

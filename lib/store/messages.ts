@@ -35,7 +35,16 @@ const insertMessageStatement = prepared(MESSAGE_PARAMS, (db, p) =>
       WHERE EXISTS (SELECT 1 FROM memberships
                      WHERE conversation_id = ? AND user_id = ? AND left_event_id IS NULL)
      RETURNING ${COLUMNS.join(', ')}`,
-    [p.conversationId, p.senderId, p.body, p.ciphertext, p.clientMessageId, p.at, p.conversationId, p.senderId],
+    [
+      p.conversationId,
+      p.senderId,
+      p.body,
+      p.ciphertext,
+      p.clientMessageId,
+      p.at,
+      p.conversationId,
+      p.senderId,
+    ],
   ),
 );
 

@@ -47,8 +47,13 @@ export class PreparedStatement<P extends string> {
     const key = db.client.config as object;
     let compiled = this.compiled.get(key);
     if (!compiled) {
-      const placeholders = Object.fromEntries(this.params.map((p) => [p, PLACEHOLDER + p])) as Record<P, string>;
-      const native = this.build(db as Knex, placeholders).toSQL().toNative();
+      const placeholders = Object.fromEntries(this.params.map((p) => [p, PLACEHOLDER + p])) as Record<
+        P,
+        string
+      >;
+      const native = this.build(db as Knex, placeholders)
+        .toSQL()
+        .toNative();
       compiled = {
         sql: native.sql,
         bindings: native.bindings.map((b) =>
@@ -73,7 +78,10 @@ export class PreparedStatement<P extends string> {
     return (await this.execute(db, values)).changes;
   }
 
-  private async execute<T>(db: Executor, values: Record<P, unknown>): Promise<{ rows: T[]; changes: number }> {
+  private async execute<T>(
+    db: Executor,
+    values: Record<P, unknown>,
+  ): Promise<{ rows: T[]; changes: number }> {
     const { sql, bindings, name } = this.compile(db);
     const bound = bindings.map((b) => ('param' in b ? values[b.param] : b.value));
     const client = db.client;

@@ -39,21 +39,31 @@ describe('prepared statements', () => {
       knex('users').where({ id: p.id }).update({ display_name: p.name }),
     );
     const { alice } = t.users;
-    const before = await db()('users').first('display_name').where({ id: Number(alice.id) });
+    const before = await db()('users')
+      .first('display_name')
+      .where({ id: Number(alice.id) });
     const rolledBack = new Error('roll back');
     const outcome = await db()
       .transaction(async (trx) => {
         expect(await rename.changes(trx, { id: Number(alice.id), name: 'inside' })).to.equal(1);
         // The transaction sees its own write...
-        expect((await trx('users').first('display_name').where({ id: Number(alice.id) })).display_name).to.equal(
-          'inside',
-        );
+        expect(
+          (
+            await trx('users')
+              .first('display_name')
+              .where({ id: Number(alice.id) })
+          ).display_name,
+        ).to.equal('inside');
         throw rolledBack;
       })
       .catch((err: unknown) => err);
     expect(outcome).to.equal(rolledBack);
     // ...and nothing of it is left once it rolled back.
-    expect(await db()('users').first('display_name').where({ id: Number(alice.id) })).to.deep.equal(before);
+    expect(
+      await db()('users')
+        .first('display_name')
+        .where({ id: Number(alice.id) }),
+    ).to.deep.equal(before);
   });
 
   it('is seen by db.on("query"), as every statement is', async () => {
