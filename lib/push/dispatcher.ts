@@ -23,6 +23,7 @@ import {
   takeDeviceBudget,
 } from '../store/push-deliveries.ts';
 import { nowIso } from '../util/time.ts';
+import { EncryptionPool } from './encryption-pool.ts';
 import { EndpointRefused } from './endpoint-guard.ts';
 import { type DeviceLiveness, DeviceLivenessTracker } from './liveness.ts';
 import { notificationFor } from './notification.ts';
@@ -110,6 +111,7 @@ export class PushDispatcher implements PushService {
   readonly liveness: DeviceLivenessTracker;
   private readonly transport: PushTransport;
   private readonly vapidHeaders: VapidHeaders;
+  private readonly encryption = new EncryptionPool();
   readonly counters = {
     sent: 0,
     retried: 0,
@@ -157,6 +159,7 @@ export class PushDispatcher implements PushService {
   async start(): Promise<void> {
     // The first start reads the log from now: no notifications for history.
     await initPushCursor(this.deps.db, await selectHeadPosition(this.deps.db));
+    this.encryption.start();
     this.unsubscribe = this.deps.bus.subscribe((message) => {
       if (message.kind === 'log') this.wake(true);
     });
@@ -319,13 +322,16 @@ export class PushDispatcher implements PushService {
         await this.holdBack(row, windowEnd);
         return;
       }
-      // The encryption ahead is CPU on the thread that serves requests: let waiting I/O (message
-      // sends, reads) have its turn first, so a burst of pushes never holds them up for long.
-      await new Promise((resolve) => setImmediate(resolve));
       try {
         outcome =
           subscription.type === 'webpush'
-            ? await sendWebPush(this.transport, this.vapidHeaders, subscription, notification)
+            ? await sendWebPush(
+                this.transport,
+                this.encryption,
+                this.vapidHeaders,
+                subscription,
+                notification,
+              )
             : await sendToGateway(this.transport, subscription, notification);
       } catch (err) {
         outcome =
@@ -431,6 +437,7 @@ export class PushDispatcher implements PushService {
     await this.running;
     await Promise.all(this.sending);
     this.transport.close();
+    await this.encryption.close();
     await this.liveness.stop();
     this.deps.log.info({ push: this.counters }, 'push notifications at shutdown');
   }

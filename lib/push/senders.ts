@@ -1,5 +1,6 @@
 import webpush from 'web-push';
 import type { PushSubscriptionRow } from '../store/push.ts';
+import type { EncryptionPool } from './encryption-pool.ts';
 import { type NotificationPayload, payloadJson } from './notification.ts';
 import type { PushTransport } from './transport.ts';
 import type { VapidKeys } from './vapid.ts';
@@ -73,29 +74,37 @@ export class VapidHeaders {
 
 /**
  * Web Push (RFC 8030): the payload encrypted for the browser (RFC 8291, aes128gcm) and the request
- * signed with VAPID (RFC 8292), both by the `web-push` library; sent over the guarded transport.
+ * signed with VAPID (RFC 8292), both by the `web-push` library — the encryption in the pool's
+ * worker threads, the VAPID header from the cache here; sent over the guarded transport.
  * Topic: one per conversation, so a push service holding notifications for an offline device
  * keeps only the newest of each conversation.
  */
 export async function sendWebPush(
   transport: PushTransport,
+  encryption: EncryptionPool,
   vapid: VapidHeaders,
   subscription: Extract<PushSubscriptionRow, { type: 'webpush' }>,
   notification: NotificationPayload,
 ): Promise<PushOutcome> {
-  const details = webpush.generateRequestDetails(
-    { endpoint: subscription.endpoint, keys: { p256dh: subscription.p256dh, auth: subscription.auth } },
-    payloadJson(notification),
-    {
+  const request = await encryption.request({
+    subscription: {
+      endpoint: subscription.endpoint,
+      keys: { p256dh: subscription.p256dh, auth: subscription.auth },
+    },
+    payload: payloadJson(notification),
+    options: {
       headers: { Authorization: vapid.for(subscription.endpoint) },
       TTL: WEB_PUSH_TTL_SECONDS,
       urgency: notification.direct ? 'high' : 'normal',
       topic: `c${notification.conversationId}`,
       contentEncoding: 'aes128gcm',
     },
+  });
+  const res = await transport.post(
+    request.endpoint,
+    request.headers,
+    Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength),
   );
-  const headers = Object.fromEntries(Object.entries(details.headers).map(([k, v]) => [k, String(v)]));
-  const res = await transport.post(details.endpoint, headers, details.body);
   return outcomeOf(res.status, res.retryAfterSeconds, '');
 }
 
