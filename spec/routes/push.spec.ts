@@ -125,12 +125,22 @@ describe('Offline notifications (Web Push)', () => {
     expect(device.body.push).to.equal(null);
   });
 
-  it('retries a 503 with Retry-After: 1 and delivers once', async () => {
+  /**
+   * Alice's message to bob, whose phone's push service is down for a second (503 with Retry-After: 1);
+   * returns once that refused the first attempt.
+   */
+  async function firstAttemptRefused(body: string) {
     const { alice, bob } = t.users;
     const phone = await subscribedDevice(bob);
     receiver.answer(phone.endpoint, { status: 503, headers: { 'Retry-After': '1' } });
-    const message = await send(alice, await direct(alice, bob), 'try again');
+    const conversationId = await direct(alice, bob);
+    const message = await send(alice, conversationId, body);
     await receiver.until(() => receiver.attempts(phone.endpoint) >= 1, 'the first attempt');
+    return { alice, bob, phone, conversationId, message };
+  }
+
+  it('retries a 503 with Retry-After: 1 and delivers once', async () => {
+    const { phone, message } = await firstAttemptRefused('try again');
     // The receiver counts the attempt before the server has read its answer: wait for the record.
     let failure: string | null = null;
     for (const deadline = Date.now() + 5_000; !failure && Date.now() < deadline; ) {
@@ -143,13 +153,8 @@ describe('Offline notifications (Web Push)', () => {
   });
 
   it('skips a message read before its turn', async () => {
-    const { alice, bob } = t.users;
-    const phone = await subscribedDevice(bob);
     // The push service is down for a second: the message is read in the meantime.
-    receiver.answer(phone.endpoint, { status: 503, headers: { 'Retry-After': '1' } });
-    const conversationId = await direct(alice, bob);
-    const message = await send(alice, conversationId, 'read me');
-    await receiver.until(() => receiver.attempts(phone.endpoint) >= 1, 'the first attempt');
+    const { bob, phone, conversationId, message } = await firstAttemptRefused('read me');
     const read = await bob.api.post(`/conversations/${conversationId}/read`, { messageId: message.id });
     expect(read.status, read.text).to.be.oneOf([200, 204]);
     await pushSettled(t.server);
@@ -157,12 +162,7 @@ describe('Offline notifications (Web Push)', () => {
   });
 
   it('skips a message deleted before its turn', async () => {
-    const { alice, bob } = t.users;
-    const phone = await subscribedDevice(bob);
-    receiver.answer(phone.endpoint, { status: 503, headers: { 'Retry-After': '1' } });
-    const conversationId = await direct(alice, bob);
-    const message = await send(alice, conversationId, 'oops');
-    await receiver.until(() => receiver.attempts(phone.endpoint) >= 1, 'the first attempt');
+    const { alice, phone, conversationId, message } = await firstAttemptRefused('oops');
     expect(
       (await alice.api.delete(`/conversations/${conversationId}/message/${message.id}`)).status,
     ).to.equal(204);
