@@ -3,30 +3,32 @@ import type { Bus } from '../events/bus.ts';
 import type { Db, Executor } from '../store/db.ts';
 import { type EventRow, selectEventsAfter, selectHeadPosition } from '../store/events.ts';
 import { encodeCursor } from '../store/position.ts';
-import { recordSubscriptionFailure, selectSubscription } from '../store/push.ts';
+import { recordSubscriptionFailure } from '../store/push.ts';
 import {
   advancePushCursor,
   claimDueDeliveries,
   claimPushCursor,
   type DeliveryRow,
-  deleteDelivery,
+  type DeliveryState,
+  deleteDeliveries,
   endSubscription,
   hasNewerDelivery,
   initPushCursor,
   insertDeliveries,
-  isDeviceLive,
   type NewDelivery,
   postponeDelivery,
   releaseDelivery,
+  selectDeliveryStates,
   selectMessageTargets,
   selectUserTargets,
   takeDeviceBudget,
 } from '../store/push-deliveries.ts';
 import { nowIso } from '../util/time.ts';
+import { BatchedDeletes } from './batched-deletes.ts';
 import { EncryptionPool } from './encryption-pool.ts';
 import { EndpointRefused } from './endpoint-guard.ts';
 import { type DeviceLiveness, DeviceLivenessTracker } from './liveness.ts';
-import { notificationFor } from './notification.ts';
+import { notificationOf } from './notification.ts';
 import { type PushOutcome, pushOriginOf, sendToGateway, sendWebPush, VapidHeaders } from './senders.ts';
 import { PushTransport } from './transport.ts';
 import type { VapidKeys } from './vapid.ts';
@@ -112,6 +114,7 @@ export class PushDispatcher implements PushService {
   private readonly transport: PushTransport;
   private readonly vapidHeaders: VapidHeaders;
   private readonly encryption = new EncryptionPool();
+  private readonly deletes: BatchedDeletes;
   readonly counters = {
     sent: 0,
     retried: 0,
@@ -154,6 +157,7 @@ export class PushDispatcher implements PushService {
     this.liveness = new DeviceLivenessTracker(deps, options.pollWindowMs, options.streamGraceMs);
     this.transport = new PushTransport(options.allowPrivateEndpoints, options.timeoutMs);
     this.vapidHeaders = new VapidHeaders(options.vapid);
+    this.deletes = new BatchedDeletes((ids) => deleteDeliveries(deps.db, ids));
   }
 
   async start(): Promise<void> {
@@ -268,14 +272,27 @@ export class PushDispatcher implements PushService {
         room,
         busy.map(([origin]) => origin),
       );
-      for (const row of rows) this.launch(row);
+      if (rows.length) this.launchClaim(rows);
       if (rows.length < room) this.drainedAt = seen;
     }
   }
 
-  private launch(row: DeliveryRow): void {
+  /**
+   * Starts a claim's deliveries. Whether each is still owed, and what it says, is read for the
+   * whole claim in one statement as it starts — the row's turn, as when each row read its own.
+   */
+  private launchClaim(rows: DeliveryRow[]): void {
+    const states = selectDeliveryStates(
+      this.deps.db,
+      rows.map((r) => r.id),
+    );
+    states.catch(() => {}); // each delivery meets the failure itself
+    for (const row of rows) this.launch(row, states);
+  }
+
+  private launch(row: DeliveryRow, states: Promise<Map<number, DeliveryState>>): void {
     this.inFlight++;
-    const work = this.deliver(row)
+    const work = this.deliver(row, states)
       .catch((err) => this.deps.log.error({ err, delivery: row.id }, 'push delivery failed'))
       .finally(() => {
         this.inFlight--;
@@ -286,22 +303,25 @@ export class PushDispatcher implements PushService {
   }
 
   /** Sends one notification if it is still owed at its turn, then settles its row. */
-  private async deliver(row: DeliveryRow): Promise<void> {
+  private async deliver(row: DeliveryRow, states: Promise<Map<number, DeliveryState>>): Promise<void> {
     const { db } = this.deps;
-    // One that has waited (for a retry or the device's next window) gives way to a newer one.
-    if (row.due_at > row.created_at && (await hasNewerDelivery(db, row))) {
-      this.counters.coalesced++;
-      await deleteDelivery(db, row.id);
+    const state = (await states).get(row.id);
+    if (!state) {
+      this.counters.skipped++; // its row went meanwhile (the device or its subscription was removed)
       return;
     }
-    const subscription = await selectSubscription(db, row.device_id);
-    const notification =
-      subscription && !(await isDeviceLive(db, row.device_id, nowIso()))
-        ? await notificationFor(db, row, this.options.previews)
-        : null;
+    // One that has waited (for a retry or the device's next window) gives way to a newer one.
+    if (state.hasNewer) {
+      this.counters.coalesced++;
+      await this.deletes.delete(row.id);
+      return;
+    }
+    const { subscription } = state;
+    const live = state.liveUntil !== null && state.liveUntil > nowIso();
+    const notification = subscription && !live ? notificationOf(row, state, this.options.previews) : null;
     if (!subscription || !notification) {
       this.counters.skipped++;
-      await deleteDelivery(db, row.id);
+      await this.deletes.delete(row.id);
       return;
     }
     const origin = pushOriginOf(subscription);
@@ -350,7 +370,7 @@ export class PushDispatcher implements PushService {
     const { db } = this.deps;
     if (await hasNewerDelivery(db, row)) {
       this.counters.coalesced++;
-      await deleteDelivery(db, row.id);
+      await this.deletes.delete(row.id);
       return;
     }
     this.counters.deferred++;
@@ -398,7 +418,7 @@ export class PushDispatcher implements PushService {
     const { db, log } = this.deps;
     if (outcome.kind === 'sent') {
       this.counters.sent++;
-      await deleteDelivery(db, row.id);
+      await this.deletes.delete(row.id);
       return;
     }
     const at = nowIso();
@@ -414,7 +434,7 @@ export class PushDispatcher implements PushService {
     if (outcome.kind === 'failed' || retryAt - Date.parse(row.created_at) > GIVE_UP_MS) {
       this.counters.dropped++;
       log.warn({ device: row.device_id, detail: outcome.detail, attempts: row.attempts + 1 }, 'push dropped');
-      await deleteDelivery(db, row.id);
+      await this.deletes.delete(row.id);
       return;
     }
     this.counters.retried++;

@@ -1,8 +1,4 @@
-import { selectMemberView } from '../store/conversations.ts';
-import type { Executor } from '../store/db.ts';
-import { selectMessage } from '../store/messages.ts';
-import type { DeliveryRow } from '../store/push-deliveries.ts';
-import { selectUserById } from '../store/users.ts';
+import type { DeliveryRow, DeliveryState } from '../store/push-deliveries.ts';
 
 /** What a device is told (README "Offline notifications"); at most 3 KiB as JSON. */
 export interface NotificationPayload {
@@ -30,40 +26,38 @@ const preview = (text: string, n: number): string => {
 };
 
 /**
- * The notification a delivery stands for, as of its turn — or null when it is no longer owed: the
- * message was deleted or already read, the recipient left or muted the conversation.
+ * The notification a delivery stands for, as of its turn (`state`, read for its whole claim at
+ * once) — or null when it is no longer owed: the message was deleted or already read, the
+ * recipient left or muted the conversation.
  */
-export async function notificationFor(
-  db: Executor,
+export function notificationOf(
   delivery: DeliveryRow,
+  state: DeliveryState,
   previews: boolean,
-): Promise<NotificationPayload | null> {
-  const view = await selectMemberView(db, delivery.conversation_id, delivery.user_id);
-  if (!view) return null;
-  if (view.muted_by !== null) return null; // muted before its turn
-  const senderId = delivery.sender_id;
+): NotificationPayload | null {
+  const { member, message } = state;
+  if (!member) return null;
+  if (member.muted) return null; // muted before its turn
   let body: string | null = null;
   if (delivery.kind === 'message') {
-    const message = await selectMessage(db, delivery.conversation_id, delivery.message_id ?? 0);
     if (!message) return null; // deleted before its turn
-    if ((view.last_read_message_id ?? 0) >= message.id) return null; // read before its turn
+    if (member.lastReadMessageId >= message.id) return null; // read before its turn
     // An encrypted message has no text here to preview: its notification says only that it came.
-    if (previews && message.ciphertext === null) body = preview(message.body, PREVIEW_CHARS);
+    if (previews && !message.encrypted) body = preview(message.body, PREVIEW_CHARS);
   }
-  const sender = await selectUserById(db, senderId);
-  const senderName = preview(sender?.display_name ?? 'Someone', 64);
-  const title = view.type === 'direct' ? senderName : preview(view.title ?? 'Group', 100);
+  const senderName = preview(state.senderName ?? 'Someone', 64);
+  const title = member.direct ? senderName : preview(member.title ?? 'Group', 100);
   return {
     type: delivery.kind,
     conversationId: String(delivery.conversation_id),
     messageId: delivery.message_id === null ? null : String(delivery.message_id),
-    senderId: String(senderId),
+    senderId: String(delivery.sender_id),
     senderName,
     title,
     body,
-    unreadCount: Number(view.unread_count),
+    unreadCount: member.unreadCount,
     eventCursor: delivery.event_cursor,
-    direct: view.type === 'direct',
+    direct: member.direct,
   };
 }
 

@@ -52,13 +52,6 @@ export async function recordSubscriptionFailure(
     .update({ last_failure_at: at, last_failure: failure.slice(0, 200) });
 }
 
-export async function selectSubscription(
-  db: Executor,
-  deviceId: string,
-): Promise<PushSubscriptionRow | undefined> {
-  return db('push_subscriptions').first('*').where({ device_id: deviceId });
-}
-
 export async function setMuted(
   db: Executor,
   userId: number,
