@@ -5,6 +5,8 @@ import { startServer, type TestServer } from './server.ts';
 export interface Fixture<U extends string> {
   readonly server: TestServer;
   readonly url: string;
+  /** The server's own database (for specs that read rows or hold locks beside the server). */
+  readonly db: TestServer['parley']['deps']['db'];
   /**
    * The named users, signed up (and logged in) before the first spec runs. Each is a handle that
    * may be taken in the `describe` body (`const { alice } = t.users;`); its fields are read from the
@@ -51,6 +53,9 @@ export function useServer<U extends string = never>(
     },
     get url() {
       return started(server).url;
+    },
+    get db() {
+      return started(server).parley.deps.db;
     },
     users: handles as Record<U, TestUser>,
     api: new Api(() => started(server).url),

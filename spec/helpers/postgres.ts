@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import pg from 'pg';
+import { dialectOf } from '../../lib/store/dialect.ts';
 
 /**
  * The PostgreSQL side of the spec harness. PARLEY_TEST_DB=postgres runs every spec on PostgreSQL
@@ -79,6 +80,27 @@ export async function untilWaitingForLocks(db: Knex, count = 1, stop = () => fal
     if (Number(waiting!.n) >= count || stop()) return;
     await new Promise((resolve) => setImmediate(resolve));
   }
+}
+
+/**
+ * Starts `request` while conversation `id`'s lock is held, in a transaction on `db`, as a concurrent
+ * request would hold it; once the request waits for the lock, runs `meanwhile` in that transaction,
+ * then lets go. Returns the request's answer.
+ */
+export async function requestWhileConversationLocked<R>(
+  db: Knex,
+  id: string,
+  request: () => Promise<R>,
+  meanwhile: (trx: Knex.Transaction) => Promise<void>,
+): Promise<R> {
+  let answer: Promise<R> | undefined;
+  await db.transaction(async (trx) => {
+    await dialectOf(trx).lockConversations(trx, [Number(id)]);
+    answer = request();
+    await untilWaitingForLocks(db);
+    await meanwhile(trx);
+  });
+  return answer!;
 }
 
 /** A describe for PostgreSQL runs; on SQLite runs it shows one skipped spec that says why. */
