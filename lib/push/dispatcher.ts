@@ -14,13 +14,11 @@ import {
   endSubscription,
   hasNewerDelivery,
   initPushCursor,
-  insertDeliveries,
-  type NewDelivery,
+  insertMessageDeliveries,
+  insertUserDeliveries,
   postponeDelivery,
   releaseDelivery,
   selectDeliveryStates,
-  selectMessageTargets,
-  selectUserTargets,
   takeDeviceBudget,
 } from '../store/push-deliveries.ts';
 import { nowIso } from '../util/time.ts';
@@ -215,48 +213,38 @@ export class PushDispatcher implements PushService {
       const events = await selectEventsAfter(trx, from, EXPAND_BATCH);
       const last = events.at(-1);
       if (!last) return false;
-      const owed: NewDelivery[] = [];
-      for (const event of events) owed.push(...(await this.deliveriesFor(trx, event)));
-      await insertDeliveries(trx, owed);
+      for (const event of events) await this.owe(trx, event);
       await advancePushCursor(trx, { tx: last.tx, id: last.id });
       return events.length === EXPAND_BATCH;
     });
   }
 
-  private async deliveriesFor(trx: Executor, event: EventRow): Promise<NewDelivery[]> {
-    if (event.conversation_id === null) return [];
-    const conversationId = event.conversation_id;
+  /** Writes the rows an event owes, if it owes any. */
+  private async owe(trx: Executor, event: EventRow): Promise<void> {
+    if (event.conversation_id === null) return;
     const base = {
-      conversation_id: conversationId,
-      event_id: event.id,
-      event_cursor: encodeCursor(event),
-      due_at: event.at,
-      created_at: event.at,
+      conversationId: event.conversation_id,
+      eventId: event.id,
+      eventCursor: encodeCursor(event),
+      at: event.at,
     };
     if (event.type === 'message.created') {
       const message = JSON.parse(event.data) as { id: string; senderId: string };
-      const senderId = Number(message.senderId);
-      const targets = await selectMessageTargets(trx, conversationId, event.id, senderId);
-      return targets.map((t) => ({
+      await insertMessageDeliveries(trx, {
         ...base,
-        ...t,
-        kind: 'message' as const,
-        message_id: Number(message.id),
-        sender_id: senderId,
-      }));
-    }
-    if (event.type === 'participant.added') {
+        kind: 'message',
+        messageId: Number(message.id),
+        senderId: Number(message.senderId),
+      });
+    } else if (event.type === 'participant.added') {
       const added = JSON.parse(event.data) as { userId: string; addedBy: string };
-      const targets = await selectUserTargets(trx, Number(added.userId), conversationId);
-      return targets.map((t) => ({
+      await insertUserDeliveries(trx, Number(added.userId), {
         ...base,
-        ...t,
-        kind: 'added' as const,
-        message_id: null,
-        sender_id: Number(added.addedBy),
-      }));
+        kind: 'added',
+        messageId: null,
+        senderId: Number(added.addedBy),
+      });
     }
-    return [];
   }
 
   private async claimAndSend(): Promise<void> {
