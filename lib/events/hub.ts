@@ -64,6 +64,8 @@ export class EventHub {
   /** conversation → its membership periods, as of the tail (see audiencesOf). */
   private readonly audiences = new Map<number, AudienceRow[]>();
   private tail: Position = ORIGIN;
+  /** See fannedOutThrough. */
+  private fannedOut: Position = ORIGIN;
   private draining: Promise<void> | null = null;
   private wakeAgain = false;
   private unsubscribeBus: (() => void) | null = null;
@@ -80,6 +82,7 @@ export class EventHub {
 
   async start(): Promise<void> {
     this.tail = await selectHeadPosition(this.db);
+    this.fannedOut = this.tail;
     this.unsubscribeBus = this.bus.subscribe((message) => this.onBusMessage(message));
   }
 
@@ -114,6 +117,16 @@ export class EventHub {
   /** Where this node has read the log up to. */
   get tailPosition(): Position {
     return this.tail;
+  }
+
+  /**
+   * Every event up to here has been handed to every subscriber there was when it was, and what
+   * comes after will be handed to every subscriber there is then: a subscriber whose client is at
+   * exactly this position needs nothing from the log. Moved in the same synchronous step as the
+   * hand-out, so no subscriber can come between the two.
+   */
+  get fannedOutThrough(): Position {
+    return this.fannedOut;
   }
 
   /** This node's open streams and waiting polls. */
@@ -179,10 +192,12 @@ export class EventHub {
       if (rows.length === 0) return;
       // Every batch, fanned out or not: an audience kept across a membership change would be wrong.
       this.forgetChangedAudiences(rows);
-      if (this.subscribers.size > 0) await this.fanOut(rows);
-      this.onFannedOut?.(rows);
       const last = rows.at(-1)!;
-      this.tail = { tx: last.tx, id: last.id };
+      const through = { tx: last.tx, id: last.id };
+      if (this.subscribers.size > 0) await this.fanOut(rows, through);
+      else this.fannedOut = through;
+      this.onFannedOut?.(rows);
+      this.tail = through;
       if (rows.length < TAIL_BATCH && !this.wakeAgain) return;
     }
   }
@@ -204,7 +219,7 @@ export class EventHub {
     this.recheck.timer.unref();
   }
 
-  private async fanOut(rows: EventRow[]): Promise<void> {
+  private async fanOut(rows: EventRow[], through: Position): Promise<void> {
     const presence = rows.filter((r) => r.type === 'presence.updated');
     const directIds = rows
       .filter((r) => r.conversation_id === null && r.type !== 'presence.updated')
@@ -236,6 +251,7 @@ export class EventHub {
         }
       }
     }
+    this.fannedOut = through;
   }
 
   /**

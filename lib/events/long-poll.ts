@@ -3,8 +3,8 @@ import type { Config } from '../config.ts';
 import { sessionRevoked } from '../http/problems.ts';
 import type { Session } from '../security/sessions.ts';
 import type { Db } from '../store/db.ts';
-import { encodeCursor, isAfter, ORIGIN, type Position } from '../store/position.ts';
-import { readFeed, startingPoint } from './feed.ts';
+import { encodeCursor, isAfter, ORIGIN, type Position, samePosition } from '../store/position.ts';
+import { readFeed, readFeedNow, type StartingPoint, startingPoint } from './feed.ts';
 import type { EventHub, Subscriber } from './hub.ts';
 import type { WireEvent } from './wire.ts';
 
@@ -84,6 +84,25 @@ export interface PollDeps {
   readonly config: Pick<Config, 'pollBatchSize'>;
 }
 
+/** Where a poll starts, and what it answers at once if anything. */
+async function openPoll(
+  deps: PollDeps,
+  userId: number,
+  cursor: Position | undefined,
+  timeoutMs: number,
+): Promise<StartingPoint & { backlog: WireEvent[] }> {
+  const limit = deps.config.pollBatchSize;
+  // A poll that will not wait answers with everything committed before it.
+  if (timeoutMs === 0) return readFeedNow(deps.db, userId, cursor, limit);
+  // A waiting poll at the node's fan-out position — the re-poll of a woken poll — has nothing to
+  // read: its waiter, subscribed before this, is handed whatever comes next.
+  if (cursor !== undefined && samePosition(cursor, deps.hub.fannedOutThrough)) {
+    return { after: cursor, reset: null, backlog: [] };
+  }
+  const start = await startingPoint(deps.db, cursor);
+  return { ...start, backlog: await readFeed(deps.db, userId, start.after, limit) };
+}
+
 /** Serves GET /events/poll: answers at once when events are pending, otherwise waits up to `timeoutMs`. */
 export async function servePoll(
   deps: PollDeps,
@@ -100,8 +119,7 @@ export async function servePoll(
   ctx.req.on('close', onClose);
   let timer: NodeJS.Timeout | undefined;
   try {
-    const { after, reset } = await startingPoint(deps.db, cursor);
-    const backlog = await readFeed(deps.db, session.userId, after, deps.config.pollBatchSize);
+    const { after, reset, backlog } = await openPoll(deps, session.userId, cursor, timeoutMs);
     let events: WireEvent[] = reset ? [reset, ...backlog] : backlog;
     let position = backlog.at(-1)?.position ?? after;
     if (events.length === 0 && timeoutMs > 0) {

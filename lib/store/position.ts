@@ -13,6 +13,8 @@ export const ORIGIN: Position = Object.freeze({ tx: 0, id: 0 });
 
 export const isAfter = (a: Position, b: Position): boolean => a.tx > b.tx || (a.tx === b.tx && a.id > b.id);
 
+export const samePosition = (a: Position, b: Position): boolean => a.tx === b.tx && a.id === b.id;
+
 export const latest = (a: Position, b: Position): Position => (isAfter(a, b) ? a : b);
 
 /** Opaque to clients: `<id>` on SQLite, `<tx>-<id>` on PostgreSQL. */

@@ -3,13 +3,15 @@ import { direct, poll, send } from '../helpers/chat.ts';
 import type { TestUser } from '../helpers/client.ts';
 import { useServer } from '../helpers/fixture.ts';
 import { SseReader } from '../helpers/sse.ts';
+import { countStatements } from '../helpers/statements.ts';
 
 const BATCH = 5;
 
 describe('GET /events/poll (long-poll)', () => {
   const t = useServer({
     users: ['alice', 'bob'],
-    env: { POLL_BATCH_SIZE: String(BATCH), MESSAGES_PER_WINDOW: '0' },
+    // No push dispatcher: its reads after each send would be counted as a poll's.
+    env: { POLL_BATCH_SIZE: String(BATCH), MESSAGES_PER_WINDOW: '0', PUSH_ENABLED: 'false' },
   });
   let alice: TestUser;
   let bob: TestUser;
@@ -44,6 +46,27 @@ describe('GET /events/poll (long-poll)', () => {
     await send(alice, conversationId, 'three');
     const second = await poll(bob, { cursor: first.body.cursor, timeout: 30 });
     expect(second.body.events.map((e: any) => e.data.body)).to.deep.equal(['three']);
+  });
+
+  it('reads nothing from the database for a waiting poll from where the node has fanned out to', async () => {
+    // The re-poll of a woken client: one message to a group wakes every member's poll, and each
+    // polls again at once from the cursor it was given (issue 16: a woken poll costs a frame).
+    const { body: start } = await poll(bob, { timeout: 0 });
+    await send(alice, conversationId, 'caught up');
+    const woken = await poll(bob, { cursor: start.cursor, timeout: 30 });
+    expect(woken.body.events.map((e: any) => e.data.body)).to.deep.equal(['caught up']);
+    // It waits out its second with nothing to answer, and asks the database nothing meanwhile.
+    const { statements, result } = await countStatements(t.server.parley.deps.db, () =>
+      poll(bob, { cursor: woken.body.cursor, timeout: 1 }),
+    );
+    expect(result.body).to.deep.equal({ events: [], cursor: woken.body.cursor });
+    expect(statements).to.equal(0);
+    // A cursor behind it still reads the log.
+    const behind = await countStatements(t.server.parley.deps.db, () =>
+      poll(bob, { cursor: start.cursor, timeout: 1 }),
+    );
+    expect(behind.result.body.events.map((e: any) => e.data.body)).to.deep.equal(['caught up']);
+    expect(behind.statements).to.be.above(0);
   });
 
   it('wakes a waiting poll as soon as an event arrives', async () => {

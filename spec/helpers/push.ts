@@ -1,4 +1,5 @@
-import { selectHeadPosition } from '../../lib/store/events.ts';
+import { readConsistently } from '../../lib/events/log.ts';
+import { selectLogBounds } from '../../lib/store/events.ts';
 import { isAfter } from '../../lib/store/position.ts';
 import { Api, type TestUser } from './client.ts';
 import type { TestServer } from './server.ts';
@@ -30,7 +31,9 @@ export async function pushSettled(server: TestServer, waitMs = 10_000): Promise<
     const [owed] = await db('push_deliveries').count({ n: '*' });
     // Positions are (tx, id): on PostgreSQL ids are not in commit order, so compare both.
     const cursor = await db('log_state').first('tx', 'id').where({ key: 'push_through' });
-    const head = await selectHeadPosition(db);
+    // Read consistently: on PostgreSQL a committed event can still be held back below the horizon,
+    // and a head read around it would call the dispatcher settled before it has seen the event.
+    const { head } = await readConsistently(db, selectLogBounds);
     const behind = cursor ? isAfter(head, { tx: Number(cursor.tx), id: Number(cursor.id) }) : true;
     if (Number(owed?.n ?? 0) === 0 && !behind) return;
     if (Date.now() > deadline) throw new Error('the push dispatcher did not settle');
