@@ -96,6 +96,10 @@ const EXPAND_BATCH = 500;
 // Due retries and anything the bus did not wake us for (another node's commit missed) are found
 // by this pulse.
 const PULSE_MS = 1_000;
+// A commit wakes the dispatcher this long after it, so a burst of sends shares one round: a round
+// per commit (two transactions, a read of the log, a claim) cost as much as the send itself. A
+// notification to an offline device does not miss these milliseconds.
+const GATHER_MS = 20;
 // A claimed row is this node's for this many push timeouts; a node that dies mid-send gives it up
 // after that. Three: a live node always settles its rows in time.
 const LEASE_TIMEOUTS = 3;
@@ -144,6 +148,7 @@ export class PushDispatcher implements PushService {
   private drainedAt = -1;
   private stopped = false;
   private pulse: NodeJS.Timeout | undefined;
+  private gathering: NodeJS.Timeout | undefined;
   private reporter: NodeJS.Timeout | undefined;
   private unsubscribe: () => void = () => {};
 
@@ -163,13 +168,22 @@ export class PushDispatcher implements PushService {
     await initPushCursor(this.deps.db, await selectHeadPosition(this.deps.db));
     this.encryption.start();
     this.unsubscribe = this.deps.bus.subscribe((message) => {
-      if (message.kind === 'log') this.wake(true);
+      if (message.kind === 'log') this.wakeAfterGathering();
     });
     this.pulse = setInterval(() => this.wake(true), PULSE_MS);
     this.pulse.unref();
     this.reporter = setInterval(() => this.report(), REPORT_MS);
     this.reporter.unref();
     this.wake();
+  }
+
+  /** Wakes the dispatcher GATHER_MS from now, for whatever has committed by then. */
+  private wakeAfterGathering(): void {
+    if (this.gathering) return;
+    this.gathering = setTimeout(() => {
+      this.gathering = undefined;
+      this.wake(true);
+    }, GATHER_MS);
   }
 
   /**
@@ -442,6 +456,7 @@ export class PushDispatcher implements PushService {
     this.unsubscribe();
     clearInterval(this.pulse);
     clearInterval(this.reporter);
+    clearTimeout(this.gathering);
     await this.running;
     await Promise.all(this.sending);
     this.transport.close();
