@@ -1,5 +1,6 @@
+import type { Knex } from 'knex';
 import { type Db, type Executor, rowsOf } from './db.ts';
-import { dialectOf } from './dialect.ts';
+import { type Dialect, dialectOf } from './dialect.ts';
 import { latest, ORIGIN, type Position } from './position.ts';
 import { prepared } from './prepared.ts';
 
@@ -190,36 +191,44 @@ export async function selectTail(
   after: Position,
   limit: number,
 ): Promise<{ rows: EventRow[]; heldBack: boolean }> {
-  const d = dialectOf(db);
-  if (d.heldBack === null) return { rows: await selectEventsAfter(db, after, limit), heldBack: false };
+  if (dialectOf(db).heldBack === null)
+    return { rows: await selectEventsAfter(db, after, limit), heldBack: false };
+  const rows = await tailStatement.rows<EventRow>(db, { ...after, limit });
   // The held-back flag rides on a row of its own, with no position, sorted last.
-  const result = await db.raw(
-    `SELECT * FROM (
-       SELECT e.tx, e.id, e.type, e.conversation_id, e.data, e.at FROM events e
-        WHERE ${d.logAfter} ${d.readable}
-        ORDER BY ${d.logOrder('e.')}
-        LIMIT ?) page
-     UNION ALL
-     SELECT NULL, NULL, NULL, NULL, NULL, NULL WHERE ${d.heldBack}
-     ORDER BY ${d.logOrder()}`,
-    [...d.logAfterArgs(after), limit],
-  );
-  const rows = rowsOf<EventRow>(result);
   const heldBack = rows.length > 0 && (rows.at(-1)!.id as number | null) === null;
   return { rows: normalizeRows(heldBack ? rows.slice(0, -1) : rows), heldBack };
 }
 
 export async function selectEventsAfter(db: Executor, after: Position, limit: number): Promise<EventRow[]> {
-  const d = dialectOf(db);
-  const result = await db.raw(
-    `SELECT e.tx, e.id, e.type, e.conversation_id, e.data, e.at FROM events e
+  return normalizeRows(await eventsAfterStatement.rows<EventRow>(db, { ...after, limit }));
+}
+
+// The node's tail reads after every commit: built once (lib/store/prepared.ts).
+const eventsAfterSql = (
+  d: Dialect,
+) => `SELECT e.tx, e.id, e.type, e.conversation_id, e.data, e.at FROM events e
       WHERE ${d.logAfter} ${d.readable}
       ORDER BY ${d.logOrder('e.')}
-      LIMIT ?`,
-    [...d.logAfterArgs(after), limit],
+      LIMIT ?`;
+/** The dialect's arguments for "after this position", as the statement's parameters. */
+const afterArgs = (d: Dialect, p: Record<'tx' | 'id', Knex.Value>) =>
+  d.logAfterArgs(p as unknown as Position) as unknown as Knex.Value[];
+
+const eventsAfterStatement = prepared(['tx', 'id', 'limit'], (knex, p) => {
+  const d = dialectOf(knex);
+  return knex.raw(eventsAfterSql(d), [...afterArgs(d, p), p.limit]);
+});
+
+const tailStatement = prepared(['tx', 'id', 'limit'], (knex, p) => {
+  const d = dialectOf(knex);
+  return knex.raw(
+    `SELECT * FROM (${eventsAfterSql(d)}) page
+     UNION ALL
+     SELECT NULL, NULL, NULL, NULL, NULL, NULL WHERE ${d.heldBack}
+     ORDER BY ${d.logOrder()}`,
+    [...afterArgs(d, p), p.limit],
   );
-  return normalizeRows(rowsOf(result));
-}
+});
 
 export interface AudienceRow {
   conversation_id: number;

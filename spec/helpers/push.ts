@@ -28,12 +28,16 @@ export async function pushSettled(server: TestServer, waitMs = 10_000): Promise<
   const { db } = server.parley.deps;
   const deadline = Date.now() + waitMs;
   for (;;) {
-    const [owed] = await db('push_deliveries').count({ n: '*' });
+    // One snapshot for the three: read one after another, the count could come from before an
+    // expansion committed and the position from after it. Consistent, too, because on PostgreSQL
+    // a committed event can still be held back below the horizon, and a head read around it would
+    // call the dispatcher settled before it has seen the event.
+    const { owed, cursor, head } = await readConsistently(db, async (trx) => ({
+      owed: (await trx('push_deliveries').count({ n: '*' }))[0],
+      cursor: await trx('log_state').first('tx', 'id').where({ key: 'push_through' }),
+      head: (await selectLogBounds(trx)).head,
+    }));
     // Positions are (tx, id): on PostgreSQL ids are not in commit order, so compare both.
-    const cursor = await db('log_state').first('tx', 'id').where({ key: 'push_through' });
-    // Read consistently: on PostgreSQL a committed event can still be held back below the horizon,
-    // and a head read around it would call the dispatcher settled before it has seen the event.
-    const { head } = await readConsistently(db, selectLogBounds);
     const behind = cursor ? isAfter(head, { tx: Number(cursor.tx), id: Number(cursor.id) }) : true;
     if (Number(owed?.n ?? 0) === 0 && !behind) return;
     if (Date.now() > deadline) throw new Error('the push dispatcher did not settle');
