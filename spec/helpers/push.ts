@@ -24,14 +24,27 @@ export async function newDevice(url: string, user: TestUser, name = 'device') {
  * its head and owes no notification (none queued, none in flight). Checked against the real
  * database every few milliseconds — the dispatcher's state is in it.
  */
-export async function pushSettled(server: TestServer, waitMs = 10_000): Promise<void> {
+export function pushSettled(server: TestServer, waitMs = 10_000): Promise<void> {
+  return untilDispatcher(server, waitMs, (s) => s.owed === 0 && !s.behind);
+}
+
+/** Waits until the push dispatcher has read the log up to its head (what it owes may still be owed). */
+export function pushCaughtUp(server: TestServer, waitMs = 10_000): Promise<void> {
+  return untilDispatcher(server, waitMs, (s) => !s.behind);
+}
+
+async function untilDispatcher(
+  server: TestServer,
+  waitMs: number,
+  done: (state: { owed: number; behind: boolean }) => boolean,
+): Promise<void> {
   const { db } = server.parley.deps;
   const deadline = Date.now() + waitMs;
   for (;;) {
     // One snapshot for the three: read one after another, the count could come from before an
     // expansion committed and the position from after it. Consistent, too, because on PostgreSQL
     // a committed event can still be held back below the horizon, and a head read around it would
-    // call the dispatcher settled before it has seen the event.
+    // call the dispatcher caught up before it has seen the event.
     const { owed, cursor, head } = await readConsistently(db, async (trx) => ({
       owed: (await trx('push_deliveries').count({ n: '*' }))[0],
       cursor: await trx('log_state').first('tx', 'id').where({ key: 'push_through' }),
@@ -39,7 +52,7 @@ export async function pushSettled(server: TestServer, waitMs = 10_000): Promise<
     }));
     // Positions are (tx, id): on PostgreSQL ids are not in commit order, so compare both.
     const behind = cursor ? isAfter(head, { tx: Number(cursor.tx), id: Number(cursor.id) }) : true;
-    if (Number(owed?.n ?? 0) === 0 && !behind) return;
+    if (done({ owed: Number(owed?.n ?? 0), behind })) return;
     if (Date.now() > deadline) throw new Error('the push dispatcher did not settle');
     await new Promise((resolve) => setTimeout(resolve, 10));
   }

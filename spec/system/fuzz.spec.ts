@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { Api, signUp, type TestUser } from '../helpers/client.ts';
 import { onPostgres } from '../helpers/postgres.ts';
+import { pushCaughtUp } from '../helpers/push.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 
 // Hostile requests against every operation of /openapi.json: never a 5xx, never a crash, and a
@@ -256,6 +257,15 @@ async function snapshot(server: TestServer): Promise<string> {
   return parts.join('\n');
 }
 
+/**
+ * The snapshot once the push dispatcher has read what the last request committed: it consumes the
+ * log a moment after each commit, and its position moving is not the next request's doing.
+ */
+async function settledSnapshot(server: TestServer): Promise<string> {
+  await pushCaughtUp(server);
+  return snapshot(server);
+}
+
 /** The lines that differ, for a readable failure. */
 function diff(before: string, after: string): string {
   const a = new Set(before.split('\n'));
@@ -311,7 +321,7 @@ describe('fuzzing every operation with hostile input', () => {
     this.timeout(BUDGET_MS + 60_000);
     let tried = 0;
     const byStatus = new Map<number, number>();
-    let before = await snapshot(server);
+    let before = await settledSnapshot(server);
     // Bob is the fuzzer's logged-in identity; Alice owns the data its ids point at.
     let tokens = [bob.token];
     // fast-check's time limit abandons the run under way: it must end (and pass) before the server closes.
@@ -322,7 +332,7 @@ describe('fuzzing every operation with hostile input', () => {
       if (res === 'timeout') {
         // Only a long-poll may still be waiting.
         expect(req.path, `${req.method} ${req.path}${req.query} did not answer`).to.equal('/events/poll');
-        before = await snapshot(server);
+        before = await settledSnapshot(server);
         return;
       }
       byStatus.set(res.status, (byStatus.get(res.status) ?? 0) + 1);
@@ -345,7 +355,7 @@ describe('fuzzing every operation with hostile input', () => {
           });
           tokens = [again.status === 200 ? again.body.token : (await signUp(server.url, 'standin')).token];
         }
-        before = await snapshot(server);
+        before = await settledSnapshot(server);
       }
     }
     const property = fc.asyncProperty(
