@@ -1,5 +1,5 @@
 import { eachSide, postMessage, startFloor, startParley } from '../lib/parley.ts';
-import { now, type ServerProc, startStreamClient, waitIdle } from '../lib/procs.ts';
+import { cpuMs, now, type ServerProc, startStreamClient, waitIdle } from '../lib/procs.ts';
 import { createDb, type SeededUser, seedGroup, seedUsers } from '../lib/seed.ts';
 import { ascending, percentile } from '../lib/stats.ts';
 import { type BenchContext, fmt, type ScenarioResult } from '../lib/types.ts';
@@ -37,9 +37,12 @@ async function runSide(
     );
     // A waiting poll sends nothing back, so "all parked" is awaited as the server going idle.
     await waitIdle(server.pid, 60_000);
+    const cpuBefore = cpuMs(server.pid);
     const t0 = now();
     const status = await postMessage(server.url, conversationId, sender.token, 'bench-0-long-poll');
     const polls = await client.request<Polls>({ op: 'poll-collect', waitMs: 60_000 }, 'polls', 90_000);
+    // The wake, the answers and the re-poll wave (each re-poll waits out its second, then answers).
+    const cpu = cpuMs(server.pid) - cpuBefore;
     const woken = polls.first.filter((p) => p.status === 200 && p.events > 0);
     const failures =
       (status === 201 ? 0 : 1) +
@@ -53,6 +56,7 @@ async function runSide(
       repolls: polls.repoll.length,
       otherWakes: polls.otherWakes,
       failures,
+      cpu,
     };
   } finally {
     await client.close();
@@ -97,6 +101,15 @@ export async function longPoll(ctx: BenchContext): Promise<ScenarioResult> {
       {
         scenario: 'long-poll',
         size,
+        metric: 'server CPU for the message, its answers and the re-poll wave',
+        unit: 'ms',
+        parley: p.cpu,
+        floor: f.cpu,
+        goal: { kind: 'report' },
+      },
+      {
+        scenario: 'long-poll',
+        size,
         metric: 'not woken + errors (incl. re-poll wave)',
         unit: 'count',
         parley: p.failures + (n - p.woken),
@@ -114,6 +127,7 @@ export async function longPoll(ctx: BenchContext): Promise<ScenarioResult> {
           repolls: r.repolls,
           otherWakes: r.otherWakes,
           failures: r.failures,
+          cpuMs: r.cpu,
           p50: percentile(r.latencies, 50),
           p90: percentile(r.latencies, 90),
           p99: percentile(r.latencies, 99),
