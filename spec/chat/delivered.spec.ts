@@ -56,6 +56,17 @@ describe('delivered and read status', () => {
     }
   });
 
+  it('answers the same at the /messages/{id}/receipts alias, and 404 to a non-member there too', async () => {
+    const id = await group(alice, [bob], 'alias');
+    const messageId = await aliceSends(id, 'read me');
+    await bob.api.post(`/conversations/${id}/read`, { messageId });
+    const alias = await alice.api.get(`/conversations/${id}/messages/${messageId}/receipts`);
+    expect(alias.status).to.equal(200);
+    expect(alias.body).to.deep.equal(await statusOf(id, messageId));
+    expect(alias.body).to.include({ status: 'read', readCount: 1 });
+    expect((await carol.api.get(`/conversations/${id}/messages/${messageId}/receipts`)).status).to.equal(404);
+  });
+
   it('does not count a cursor from beyond the log (answered with reset) as an acknowledgement', async () => {
     const id = await group(alice, [bob], 'future cursor');
     const messageId = await aliceSends(id, 'not seen yet');

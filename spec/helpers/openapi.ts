@@ -4,8 +4,7 @@
  * the OpenAPI document — method + path template + status + content type + body schema. Operations
  * the suite never exercised are listed too.
  *
- * Coverage is enforced (a failure) only when every spec file ran, and only for the operations of
- * the route files listed in ENFORCED_ROUTE_FILES; the rest are printed as a warning.
+ * Coverage is enforced (a failure) for every operation when every spec file ran.
  * PARLEY_OPENAPI_COVERAGE=off|warn|strict overrides that.
  */
 import { readdirSync } from 'node:fs';
@@ -15,23 +14,8 @@ import formatsModule from 'ajv-formats';
 import type { Context } from 'mocha';
 import { ROUTES } from '../../lib/app.ts';
 import { buildOpenApi } from '../../lib/http/openapi.ts';
-import type { Route } from '../../lib/http/route.ts';
 import packageJson from '../../package.json' with { type: 'json' };
-import { authRoutes } from '../../routes/auth.ts';
-import { conversationRoutes } from '../../routes/conversations.ts';
-import { eventRoutes } from '../../routes/events.ts';
-import { operationRoutes } from '../../routes/operations.ts';
-import { userRoutes } from '../../routes/users.ts';
 import { type ApiResponse, responseObservers } from './client.ts';
-
-/** Route files whose operations must all be exercised by the suite; others only warn. */
-const ENFORCED_ROUTE_FILES: Record<string, readonly Route[]> = {
-  'routes/auth.ts': authRoutes,
-  'routes/users.ts': userRoutes,
-  'routes/operations.ts': operationRoutes,
-  'routes/conversations.ts': conversationRoutes,
-  'routes/events.ts': eventRoutes,
-};
 
 interface Seen {
   method: string;
@@ -174,13 +158,6 @@ export function checkResponses(doc: OpenApiDoc, records: readonly Seen[]) {
   return { failures: [...failures], unexercised };
 }
 
-const enforcedOperations = (): Set<string> =>
-  new Set(
-    Object.values(ENFORCED_ROUTE_FILES)
-      .flat()
-      .map((r) => `${r.method.toUpperCase()} ${r.path}`),
-  );
-
 function specFilesOnDisk(): string[] {
   const root = resolve('spec');
   return (readdirSync(root, { recursive: true }) as string[])
@@ -219,21 +196,13 @@ export const mochaHooks = {
     const { failures, unexercised } = checkResponses(doc, seen);
     const root = this.test?.parent;
     const mode = root ? coverageMode(root) : 'off';
-    const enforced = enforcedOperations();
-    const mustCover = unexercised.filter((o) => enforced.has(o));
-    const mayCover = unexercised.filter((o) => !enforced.has(o));
     const problems = [...failures];
     if (mode !== 'off' && unexercised.length) {
-      const lines = [
-        ...mustCover.map((o) => `  ${o}   (must be covered)`),
-        ...mayCover.map((o) => `  ${o}   (not yet enforced)`),
-      ];
       console.warn(
-        `\nOpenAPI: ${unexercised.length} operation(s) the suite never exercised:\n${lines.join('\n')}\n`,
+        `\nOpenAPI: ${unexercised.length} operation(s) the suite never exercised:\n${unexercised.map((o) => `  ${o}`).join('\n')}\n`,
       );
-      if (mode === 'strict' && mustCover.length) {
-        problems.push(`operations never exercised by the suite: ${mustCover.join(', ')}`);
-      }
+      if (mode === 'strict')
+        problems.push(`operations never exercised by the suite: ${unexercised.join(', ')}`);
     }
     console.log(
       `OpenAPI conformance: ${seen.length} responses checked against /openapi.json (${mode === 'off' ? 'partial run: coverage not checked' : `coverage ${mode}`}).`,
