@@ -5,7 +5,7 @@ import {
   selectMember,
   selectMemberView,
 } from '../store/conversations.ts';
-import type { Executor } from '../store/db.ts';
+import type { Executor, Runner } from '../store/db.ts';
 
 /** The caller's view of a conversation, or 404 — a conversation you are not in does not exist for you. */
 export async function memberViewOf(
@@ -17,7 +17,7 @@ export async function memberViewOf(
 }
 
 /** The caller's membership alone (cheaper than their view), or 404. */
-export async function memberOf(db: Executor, conversationId: number, userId: number): Promise<MemberRow> {
+export async function memberOf(db: Runner, conversationId: number, userId: number): Promise<MemberRow> {
   return mustBeMember(await selectMember(db, conversationId, userId));
 }
 

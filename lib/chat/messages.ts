@@ -1,10 +1,10 @@
 import type { z } from 'zod';
 import type { Store } from '../events/log.ts';
-import { commitWithEvents, inConversation } from '../events/log.ts';
+import { commitPreparedWithEvents, commitWithEvents, inConversation } from '../events/log.ts';
 import { forbidden, invalid, noSuchMessage } from '../http/problems.ts';
 import type { Message } from '../http/schemas.ts';
 import { addMessageToConversation, forgetMessage } from '../store/conversations.ts';
-import type { Executor } from '../store/db.ts';
+import type { Executor, Runner } from '../store/db.ts';
 import { isUniqueViolation } from '../store/db.ts';
 import { deleteMessageEvents, rewriteMessageEvents } from '../store/events.ts';
 import {
@@ -46,7 +46,7 @@ export interface MessageContent {
  * says nothing about a conversation they are not in.
  */
 async function contentFor(
-  trx: Executor,
+  trx: Runner,
   conversationId: number,
   userId: number,
   input: MessageContent,
@@ -82,12 +82,13 @@ export async function sendMessage(
   input: MessageContent & { clientMessageId?: string | undefined },
 ): Promise<{ message: MessageJson; created: boolean }> {
   const clientMessageId = input.clientMessageId ?? null;
-  const repeated = async (db: Executor) =>
+  const repeated = async (db: Runner) =>
     clientMessageId ? selectMessageByClientId(db, conversationId, senderId, clientMessageId) : undefined;
   try {
     // Everything under the conversation's lock: it orders concurrent senders, so ids, events and
-    // commits agree, and a removal that committed before it wins over this send.
-    return await commitWithEvents(inConversation(deps, conversationId), async (trx, record) => {
+    // commits agree, and a removal that committed before it wins over this send. Every statement
+    // of a send is prepared, so it commits without knex's per-transaction cost.
+    return await commitPreparedWithEvents(inConversation(deps, conversationId), async (trx, record) => {
       if (clientMessageId) {
         // Checked first: a removed member repeating an old clientMessageId gets 404, not that message.
         await memberOf(trx, conversationId, senderId);

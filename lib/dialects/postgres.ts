@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { Db, Executor } from '../store/db.ts';
 import { migrationSource } from '../store/migrations.ts';
 import type { Position } from '../store/position.ts';
+import { prepared } from '../store/prepared.ts';
 import type { DatabaseDialect } from './dialect.ts';
 import { PgBus } from './postgres-bus.ts';
 
@@ -38,6 +39,11 @@ async function hasHeldBackEvents(db: Executor): Promise<boolean> {
   return Boolean(result.rows[0]?.held);
 }
 
+// Taken by every send: built once (lib/store/prepared.ts).
+const lockConversation = prepared(['id'], (db, p) =>
+  db.raw('SELECT pg_advisory_xact_lock(?, ?)', [CONVERSATION_LOCK_CLASS, p.id]),
+);
+
 export const postgres: DatabaseDialect = {
   name: 'postgres',
   logAfter: '(e.tx > ? OR (e.tx = ? AND e.id > ?))',
@@ -50,7 +56,7 @@ export const postgres: DatabaseDialect = {
   async lockConversations(trx, conversationIds) {
     // Sorted, so two writers locking several conversations cannot deadlock.
     for (const id of [...new Set(conversationIds)].sort((a, b) => a - b)) {
-      await trx.raw('SELECT pg_advisory_xact_lock(?, ?)', [CONVERSATION_LOCK_CLASS, id]);
+      await lockConversation.rows(trx, { id });
     }
   },
 
@@ -113,6 +119,11 @@ export const postgres: DatabaseDialect = {
       acquireConnectionTimeout: 10_000,
       migrations: { migrationSource },
     };
+  },
+
+  async execute(connection, { sql, values, name }) {
+    const result = await (connection as pg.Client).query({ name, text: sql, values: values as unknown[] });
+    return { rows: result.rows, changes: result.rowCount ?? 0 };
   },
 
   async connectBus(db, target, log) {

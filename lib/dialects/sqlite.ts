@@ -61,6 +61,13 @@ export const sqlite: DatabaseDialect = {
   },
 
   connectBus: async () => new LocalBus(),
+
+  async execute(connection, { sql, values }) {
+    // Prepared once per SQL text on this connection (reusePreparedStatements, below).
+    const statement = (connection as BetterSqlite3.Database).prepare(sql);
+    if (statement.reader) return { rows: statement.all(values as unknown[]), changes: 0 };
+    return { rows: [], changes: statement.run(values as unknown[]).changes };
+  },
 };
 
 // Distinct SQL texts kept prepared: every statement Parley issues is a handful of shapes (IN lists

@@ -1,7 +1,15 @@
 import type { Knex } from 'knex';
-import type { Db } from '../store/db.ts';
+import type { Db, Runner } from '../store/db.ts';
 import { dialectOf } from '../store/dialect.ts';
-import { insertEvent, insertEvents, type RecordEvent, type RecordEvents } from '../store/events.ts';
+import {
+  type ConversationEvent,
+  insertConversationEvent,
+  insertEvent,
+  insertEvents,
+  type RecordEvent,
+  type RecordEvents,
+} from '../store/events.ts';
+import { preparedTransaction } from '../store/prepared.ts';
 import { nowIso } from '../util/time.ts';
 import type { Bus } from './bus.ts';
 
@@ -52,6 +60,28 @@ export async function commitWithEvents<T>(
         return insertEvents(trx, events, nowIso());
       },
     );
+  });
+  if (recorded > 0) deps.bus.publish({ kind: 'log' });
+  return result;
+}
+
+/**
+ * commitWithEvents for a change written entirely in prepared statements (lib/store/prepared.ts),
+ * recording events without named recipients: a send. The same guarantees — the conversations'
+ * locks first, the change and its events in one transaction, readers woken after the commit —
+ * without knex's per-transaction cost.
+ */
+export async function commitPreparedWithEvents<T>(
+  deps: CommitTarget,
+  work: (trx: Runner, record: (event: ConversationEvent) => Promise<number>) => Promise<T>,
+): Promise<T> {
+  let recorded = 0;
+  const result = await preparedTransaction(deps.db, async (trx) => {
+    if (deps.conversationIds?.length) await dialectOf(trx).lockConversations(trx, deps.conversationIds);
+    return work(trx, (event) => {
+      recorded++;
+      return insertConversationEvent(trx, event, nowIso());
+    });
   });
   if (recorded > 0) deps.bus.publish({ kind: 'log' });
   return result;

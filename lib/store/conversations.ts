@@ -1,4 +1,4 @@
-import type { Executor } from './db.ts';
+import type { Executor, Runner } from './db.ts';
 import type { RecordEvent } from './events.ts';
 import { prepared } from './prepared.ts';
 
@@ -165,15 +165,21 @@ function memberViews(db: Executor) {
 
 /** The user's current membership of a conversation alone (a primary-key lookup); undefined if none. */
 export async function selectMember(
-  db: Executor,
+  db: Runner,
   conversationId: number,
   userId: number,
 ): Promise<MemberRow | undefined> {
-  return db('memberships')
-    .first('conversation_id', 'user_id', 'role', 'visible_after_message_id', 'last_read_message_id')
-    .where({ conversation_id: conversationId, user_id: userId })
-    .whereNull('left_event_id');
+  const [row] = await selectMemberStatement.rows<MemberRow>(db, { conversationId, userId });
+  return row;
 }
+
+// Asked by most requests about a conversation: built once (lib/store/prepared.ts).
+const selectMemberStatement = prepared(['conversationId', 'userId'], (db, p) =>
+  db('memberships')
+    .first('conversation_id', 'user_id', 'role', 'visible_after_message_id', 'last_read_message_id')
+    .where({ conversation_id: p.conversationId, user_id: p.userId })
+    .whereNull('left_event_id'),
+);
 
 /** The user's view of a conversation they are a member of now; undefined if they are not. */
 export async function selectMemberView(
@@ -397,7 +403,7 @@ export async function forgetMessage(
  * counts the message; the sender has read everything up to their own message.
  */
 export async function addMessageToConversation(
-  db: Executor,
+  db: Runner,
   conversationId: number,
   senderId: number,
   messageId: number,

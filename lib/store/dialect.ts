@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Db, Executor } from './db.ts';
+import type { Db, Executor, Runner } from './db.ts';
 import type { Position } from './position.ts';
 
 /**
@@ -22,7 +22,7 @@ export interface Dialect {
   /** The same question as an SQL condition, to ask in the statement that reads the log; null where nothing is ever held back. */
   readonly heldBack: string | null;
   /** Serialises writers to these conversations until the transaction ends. */
-  lockConversations(trx: Knex.Transaction, conversationIds: readonly number[]): Promise<void>;
+  lockConversations(trx: Runner, conversationIds: readonly number[]): Promise<void>;
   /**
    * Makes a SELECT inside a transaction claim its rows: rows another transaction holds are skipped,
    * so several nodes share a queue without taking the same row (lib/push/). A no-op where one
@@ -35,19 +35,36 @@ export interface Dialect {
   readConsistently<T>(db: Db, read: (trx: Knex.Transaction) => Promise<T>): Promise<T>;
   /** Brings the schema up to date, safe with several nodes starting at once; names what it applied. */
   migrate(db: Db): Promise<string[]>;
+  /**
+   * Runs one statement on a raw connection of this database, in its native syntax: how prepared
+   * statements and prepared transactions reach the driver. `name` keeps it prepared where the
+   * driver prepares by name.
+   */
+  execute(connection: unknown, statement: NativeStatement): Promise<{ rows: unknown[]; changes: number }>;
+}
+
+export interface NativeStatement {
+  sql: string;
+  values: readonly unknown[];
+  name?: string;
 }
 
 // Keyed by the knex config object, which every transaction of a database shares with it.
-const dialects = new WeakMap<object, Dialect>();
+const opened = new WeakMap<object, { dialect: Dialect; db: Db }>();
 
 /** Binds a dialect to a database as it opens (lib/dialects/). */
 export function useDialect(db: Db, dialect: Dialect): void {
-  dialects.set(db.client.config, dialect);
+  opened.set(db.client.config, { dialect, db });
+}
+
+function openedOf(db: Runner): { dialect: Dialect; db: Db } {
+  const found = opened.get(db.client.config);
+  if (!found) throw new Error('This database was not opened with openDatabase(): it has no dialect.');
+  return found;
 }
 
 /** The dialect of the database behind this handle or transaction. */
-export function dialectOf(db: Executor): Dialect {
-  const dialect = dialects.get(db.client.config);
-  if (!dialect) throw new Error('This database was not opened with openDatabase(): it has no dialect.');
-  return dialect;
-}
+export const dialectOf = (db: Runner): Dialect => openedOf(db).dialect;
+
+/** The database (its knex instance) behind a handle, a transaction or a prepared transaction. */
+export const databaseOf = (db: Runner): Db => openedOf(db).db;

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { type Db, type Executor, rowsOf } from './db.ts';
+import { type Db, type Executor, type Runner, rowsOf } from './db.ts';
 import { type Dialect, dialectOf } from './dialect.ts';
 import { latest, ORIGIN, type Position } from './position.ts';
 import { prepared } from './prepared.ts';
@@ -72,10 +72,21 @@ const eventColumns = (event: NewEvent, at: string): EventColumns => ({
 const insertOneEvent = prepared(EVENT_COLUMNS, (db, p) => db('events').insert(p).returning('id'));
 
 export async function insertEvent(db: Executor, event: NewEvent, at: string): Promise<number> {
-  const [row] = await insertOneEvent.rows<{ id: number | string }>(db, eventColumns(event, at));
-  const id = Number(row!.id);
+  const id = await insertEventRow(db, event, at);
   await insertRecipients(db, recipientRows(event, id));
   return id;
+}
+
+/** An event without named recipients: seen by a conversation's members, or a presence transition. */
+export type ConversationEvent = Exclude<NewEvent, { recipients: readonly number[] }>;
+
+/** Records such an event in one prepared statement, so a prepared transaction can record it. */
+export const insertConversationEvent = (db: Runner, event: ConversationEvent, at: string): Promise<number> =>
+  insertEventRow(db, event, at);
+
+async function insertEventRow(db: Runner, event: NewEvent, at: string): Promise<number> {
+  const [row] = await insertOneEvent.rows<{ id: number | string }>(db, eventColumns(event, at));
+  return Number(row!.id);
 }
 
 const EVENT_CHUNK = 200; // rows per INSERT, under the same 500-term bound

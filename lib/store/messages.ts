@@ -1,4 +1,4 @@
-import type { Executor } from './db.ts';
+import type { Executor, Runner } from './db.ts';
 import { prepared } from './prepared.ts';
 
 export interface MessageRow {
@@ -53,7 +53,7 @@ const insertMessageStatement = prepared(MESSAGE_PARAMS, (db, p) =>
  * membership check rides on the insert); undefined if they are not a member.
  */
 export async function insertMessageByMember(
-  db: Executor,
+  db: Runner,
   m: {
     conversationId: number;
     senderId: number;
@@ -68,15 +68,27 @@ export async function insertMessageByMember(
 }
 
 export async function selectMessageByClientId(
-  db: Executor,
+  db: Runner,
   conversationId: number,
   senderId: number,
   clientMessageId: string,
 ): Promise<MessageRow | undefined> {
-  return db('messages')
-    .first(COLUMNS)
-    .where({ conversation_id: conversationId, sender_id: senderId, client_message_id: clientMessageId });
+  const [row] = await selectByClientIdStatement.rows<MessageRow>(db, {
+    conversationId,
+    senderId,
+    clientMessageId,
+  });
+  return row;
 }
+
+// A send's retry check: built once (lib/store/prepared.ts).
+const selectByClientIdStatement = prepared(['conversationId', 'senderId', 'clientMessageId'], (db, p) =>
+  db('messages').first(COLUMNS).where({
+    conversation_id: p.conversationId,
+    sender_id: p.senderId,
+    client_message_id: p.clientMessageId,
+  }),
+);
 
 export async function selectMessage(
   db: Executor,

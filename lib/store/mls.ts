@@ -1,4 +1,4 @@
-import type { Executor } from './db.ts';
+import type { Executor, Runner } from './db.ts';
 import { prepared } from './prepared.ts';
 
 // Asked by every send: built once (lib/store/prepared.ts).
@@ -8,7 +8,7 @@ const selectEncryptionStatement = prepared(['conversationId'], (db, p) =>
 
 /** Whether a conversation is end-to-end encrypted, and the epoch it accepts the next commit at. */
 export async function selectEncryption(
-  db: Executor,
+  db: Runner,
   conversationId: number,
 ): Promise<{ encrypted: boolean; epoch: number } | undefined> {
   const [row] = await selectEncryptionStatement.rows<{ encrypted: unknown; epoch: number | string }>(db, {

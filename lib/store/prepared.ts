@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import type { Executor } from './db.ts';
+import type { Db, Runner } from './db.ts';
+import { databaseOf, dialectOf, type NativeStatement } from './dialect.ts';
 
 /**
  * A statement of the hot path, written with knex like every other but built by it once per
@@ -42,7 +43,7 @@ export class PreparedStatement<P extends string> {
   ) {}
 
   /** The statement as knex builds it for this database (compiled on first use, then kept). */
-  compile(db: Executor): Compiled<P> {
+  compile(db: Runner): Compiled<P> {
     // Keyed by the knex config object, which every transaction of a database shares with it.
     const key = db.client.config as object;
     let compiled = this.compiled.get(key);
@@ -51,9 +52,7 @@ export class PreparedStatement<P extends string> {
         P,
         string
       >;
-      const native = this.build(db as Knex, placeholders)
-        .toSQL()
-        .toNative();
+      const native = this.build(databaseOf(db), placeholders).toSQL().toNative();
       compiled = {
         sql: native.sql,
         bindings: native.bindings.map((b) =>
@@ -69,34 +68,66 @@ export class PreparedStatement<P extends string> {
   }
 
   /** Runs the statement; its rows (none for a statement that returns none). */
-  async rows<T = Record<string, unknown>>(db: Executor, values: Record<P, unknown>): Promise<T[]> {
+  async rows<T = Record<string, unknown>>(db: Runner, values: Record<P, unknown>): Promise<T[]> {
     return (await this.execute<T>(db, values)).rows;
   }
 
   /** Runs the statement; how many rows it changed. */
-  async changes(db: Executor, values: Record<P, unknown>): Promise<number> {
+  async changes(db: Runner, values: Record<P, unknown>): Promise<number> {
     return (await this.execute(db, values)).changes;
   }
 
-  private async execute<T>(
-    db: Executor,
-    values: Record<P, unknown>,
-  ): Promise<{ rows: T[]; changes: number }> {
+  private async execute<T>(db: Runner, values: Record<P, unknown>): Promise<{ rows: T[]; changes: number }> {
     const { sql, bindings, name } = this.compile(db);
     const bound = bindings.map((b) => ('param' in b ? values[b.param] : b.value));
-    const client = db.client;
-    client.emit('query', { sql, bindings: bound, method: 'prepared' });
-    const connection = await client.acquireConnection();
+    return (await runNative(db, { sql, values: bound, name })) as { rows: T[]; changes: number };
+  }
+}
+
+/** Runs one native statement on a connection of `db` (its transaction's, or one from the pool). */
+async function runNative(
+  db: Runner,
+  statement: NativeStatement,
+): Promise<{ rows: unknown[]; changes: number }> {
+  const client = db.client;
+  client.emit('query', { sql: statement.sql, bindings: statement.values, method: 'prepared' });
+  const connection = await client.acquireConnection();
+  try {
+    return await dialectOf(db).execute(connection, statement);
+  } finally {
+    await client.releaseConnection(connection);
+  }
+}
+
+/**
+ * A transaction on one connection whose work runs prepared statements only: what a send commits
+ * in. knex's own transaction builds a knex instance bound to it each time, which costs a send more
+ * than its statements do; this one is BEGIN and COMMIT (or ROLLBACK) on the connection it holds.
+ */
+export async function preparedTransaction<T>(db: Db, work: (trx: Runner) => Promise<T>): Promise<T> {
+  const client = db.client;
+  const connection = await client.acquireConnection();
+  // The statements of the work run on this connection: the pool's next one may be another.
+  const trx: Runner = {
+    client: Object.assign(Object.create(client), {
+      acquireConnection: async () => connection,
+      releaseConnection: async () => {},
+    }),
+  };
+  const control = (sql: string) => runNative(trx, { sql, values: [] });
+  try {
+    await control('BEGIN');
     try {
-      if (client.dialect === 'postgresql') {
-        const result = await connection.query({ name, text: sql, values: bound });
-        return { rows: result.rows, changes: result.rowCount ?? 0 };
-      }
-      const statement = connection.prepare(sql);
-      if (statement.reader) return { rows: statement.all(bound), changes: 0 };
-      return { rows: [], changes: statement.run(bound).changes };
-    } finally {
-      await client.releaseConnection(connection);
+      const result = await work(trx);
+      await control('COMMIT');
+      return result;
+    } catch (err) {
+      // The failure is what the caller needs to hear; a rollback that fails too (the connection
+      // is gone, or SQLite already rolled back) adds nothing to it.
+      await control('ROLLBACK').catch(() => {});
+      throw err;
     }
+  } finally {
+    await client.releaseConnection(connection);
   }
 }

@@ -1,4 +1,8 @@
+import { readConsistently } from '../../lib/events/log.ts';
 import type { Db } from '../../lib/store/db.ts';
+import { selectLogBounds } from '../../lib/store/events.ts';
+import { isAfter } from '../../lib/store/position.ts';
+import type { TestServer } from './server.ts';
 
 /**
  * Statements that are not the measured work itself: connection set-up (`set search_path` on a
@@ -25,4 +29,14 @@ export async function countStatements<T>(
   } finally {
     db.off('query', onQuery);
   }
+}
+
+/**
+ * Waits until the node's hub has read the log up to its head: its reads after an earlier request
+ * (the tail, the audiences) are not the next request's work, and can land while it is counted.
+ */
+export async function hubCaughtUp(server: TestServer): Promise<void> {
+  const { db, hub } = server.parley.deps;
+  const { head } = await readConsistently(db, selectLogBounds);
+  while (isAfter(head, hub.tailPosition)) await new Promise((resolve) => setTimeout(resolve, 5));
 }

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createGroup, send } from '../helpers/chat.ts';
 import { Api, type TestUser } from '../helpers/client.ts';
 import { useServer } from '../helpers/fixture.ts';
-import { countStatements } from '../helpers/statements.ts';
+import { countStatements, hubCaughtUp } from '../helpers/statements.ts';
 
 interface Msg {
   id: string;
@@ -274,6 +274,7 @@ describe('conversations', () => {
       const conv = await group(ned, [ola], 'count');
       await send(ola, conv.id, 'hello');
       const count = async (user: TestUser) => {
+        await hubCaughtUp(t.server);
         const { statements, result } = await countStatements(t.server.parley.deps.db, () =>
           user.api.get('/conversations?limit=200'),
         );

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { prepared } from '../../lib/store/prepared.ts';
+import { prepared, preparedTransaction } from '../../lib/store/prepared.ts';
 import { direct, send } from '../helpers/chat.ts';
 import { useServer } from '../helpers/fixture.ts';
 
@@ -76,5 +76,40 @@ describe('prepared statements', () => {
       db().off('query', onQuery);
     }
     expect(seen).to.deep.equal([messagesOf.compile(db()).sql]);
+  });
+
+  describe('preparedTransaction', () => {
+    const rename = prepared(['id', 'name'], (knex, p) =>
+      knex('users').where({ id: p.id }).update({ display_name: p.name }),
+    );
+    const nameOf = async (id: string) =>
+      (
+        await db()('users')
+          .first('display_name')
+          .where({ id: Number(id) })
+      ).display_name;
+
+    it('commits what its work wrote when the work succeeds', async () => {
+      const { bob } = t.users;
+      const changed = await preparedTransaction(db(), (trx) =>
+        rename.changes(trx, { id: Number(bob.id), name: 'committed' }),
+      );
+      expect(changed).to.equal(1);
+      expect(await nameOf(bob.id)).to.equal('committed');
+    });
+
+    it('rolls back everything its work wrote when the work fails, and hands on the failure', async () => {
+      const { bob } = t.users;
+      const before = await nameOf(bob.id);
+      const failure = new Error('fails after writing');
+      const outcome = await preparedTransaction(db(), async (trx) => {
+        await rename.changes(trx, { id: Number(bob.id), name: 'never seen' });
+        throw failure;
+      }).catch((err: unknown) => err);
+      expect(outcome).to.equal(failure);
+      expect(await nameOf(bob.id)).to.equal(before);
+      // The connection went back to the pool in a usable state.
+      expect(await rename.changes(db(), { id: Number(bob.id), name: before })).to.equal(1);
+    });
   });
 });
