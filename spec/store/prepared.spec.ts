@@ -75,7 +75,9 @@ describe('prepared statements', () => {
     } finally {
       db().off('query', onQuery);
     }
-    expect(seen).to.deep.equal([messagesOf.compile(db()).sql]);
+    // Only its own: the server's background work (the push dispatcher, the hub) may run meanwhile.
+    const sql = messagesOf.compile(db()).sql;
+    expect(seen.filter((s) => s === sql)).to.have.length(1);
   });
 
   describe('preparedTransaction', () => {
