@@ -53,14 +53,6 @@ interface WelcomeData {
   welcome: string;
   deviceIds: string[];
 }
-interface MessageData {
-  id: string;
-  conversationId: string;
-  senderId: string;
-  clientMessageId: string | null;
-  ciphertext?: string | null;
-  createdAt: string;
-}
 
 // A commit refused this many times in a row (each time another device won the epoch) is given up:
 // the group is that busy, or something is wrong.
@@ -278,7 +270,7 @@ export class E2eeDevice {
         if (!this.options.onError) throw err;
         await this.options.onError(err instanceof Error ? err : new Error(String(err)), event);
       }
-    } else if (type === 'message.created') await this.#onMessage(data as MessageData);
+    } else if (type === 'message.created') await this.#onMessage(data as SentMessage);
     else if (type === 'key-packages.low') {
       const low = data as { deviceId: string; keyPackagesLeft: number };
       if (low.deviceId === this.deviceId) await this.topUpKeyPackages(low.keyPackagesLeft);
@@ -312,7 +304,7 @@ export class E2eeDevice {
     });
   }
 
-  async #onMessage(data: MessageData): Promise<void> {
+  async #onMessage(data: SentMessage): Promise<void> {
     if (typeof data.ciphertext !== 'string') return;
     const base = {
       conversationId: data.conversationId,
