@@ -54,6 +54,11 @@ export interface Config {
   presenceWindowMs: number;
   /** A closed stream keeps its user online this long, so a quick reconnect is not a transition. */
   presenceGraceMs: number;
+  /**
+   * Presence is announced through conversations of at most this many members: direct ones and
+   * small groups. Members of larger groups read it when they show it (User, participants page).
+   */
+  presenceGroupLimit: number;
   /** How often delivered marks are written, in one batch; 0 turns delivered tracking off. */
   deliveryFlushMs: number;
   /** Offline notifications (lib/push/): see README "Offline notifications". */
@@ -131,6 +136,7 @@ const envSchema = z.object({
   PRESENCE_ENABLED: boolean.default(true),
   PRESENCE_WINDOW_MS: positiveInt.default(40_000),
   PRESENCE_GRACE_MS: positiveInt.default(5_000),
+  PRESENCE_GROUP_LIMIT: z.coerce.number().int().min(2).default(100),
   DELIVERY_FLUSH_MS: z.coerce.number().int().min(0).default(1_000),
   VAPID_PUBLIC_KEY: z
     .string()
@@ -236,6 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     presenceEnabled: e.PRESENCE_ENABLED,
     presenceWindowMs: e.PRESENCE_WINDOW_MS,
     presenceGraceMs: e.PRESENCE_GRACE_MS,
+    presenceGroupLimit: e.PRESENCE_GROUP_LIMIT,
     deliveryFlushMs: e.DELIVERY_FLUSH_MS,
     push: Object.freeze({
       enabled: e.PUSH_ENABLED,

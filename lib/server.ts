@@ -43,7 +43,7 @@ export async function startParley(config: Config): Promise<RunningParley> {
   const { db, dialect } = openDatabase(config.database);
   await dialect.migrate(db);
   const bus = await dialect.connectBus(db, config.database, log);
-  const hub = new EventHub(db, bus, log);
+  const hub = new EventHub(db, bus, log, config.presenceGroupLimit);
   await hub.start();
   const presence = config.presenceEnabled
     ? new PresenceTracker({ db, bus, log }, config.presenceWindowMs, config.presenceGraceMs)

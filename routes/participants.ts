@@ -14,7 +14,7 @@ import {
   idParam,
   limitParam,
   nameText,
-  Participant,
+  ParticipantWithPresence,
 } from '../lib/http/schemas.ts';
 import { problems } from './responses.ts';
 
@@ -23,7 +23,7 @@ const ParticipantParams = z.object({ conversationId: idParam, userId: idParam })
 const title = nameText(200);
 
 const ParticipantPage = z
-  .object({ participants: z.array(Participant), nextCursor: z.string().nullable() })
+  .object({ participants: z.array(ParticipantWithPresence), nextCursor: z.string().nullable() })
   .meta({ id: 'ParticipantPage' });
 
 export const participantRoutes = [
@@ -31,8 +31,8 @@ export const participantRoutes = [
     method: 'get',
     path: '/conversations/{conversationId}/participants',
     operationId: 'listParticipants',
-    summary: "A conversation's participants, longest-standing first",
-    description: `Every current participant, a page at a time (a Conversation embeds only the first ${EMBEDDED_PARTICIPANTS}; its \`participantCount\` says how many there are). Members only (404 otherwise).`,
+    summary: "A conversation's participants and their presence, longest-standing first",
+    description: `Every current participant, a page at a time (a Conversation embeds only the first ${EMBEDDED_PARTICIPANTS}; its \`participantCount\` says how many there are), each with \`presence\` and \`lastSeenAt\`. Members only (404 otherwise). \`presence.updated\` travels only through conversations of at most PRESENCE_GROUP_LIMIT members (default 100): in a larger group, read the presence of the members on screen here.`,
     tags: ['Groups'],
     auth: true,
     params: ConversationParams,

@@ -156,6 +156,7 @@ export async function seedGroupOver(
       type: 'group',
       title: 'bench',
       created_by: rows[0]!.id,
+      member_count: rows.length,
       last_activity_at: at,
       created_at: at,
       updated_at: at,
@@ -183,10 +184,10 @@ export function seedGroup(b: BenchDb, ownerId: number, memberIds: number[]): num
   const id = db.transaction(() => {
     const { lastInsertRowid } = db
       .prepare(
-        `INSERT INTO conversations (type, title, created_by, last_activity_at, created_at, updated_at)
-         VALUES ('group', 'bench', ?, ?, ?, ?)`,
+        `INSERT INTO conversations (type, title, created_by, member_count, last_activity_at, created_at, updated_at)
+         VALUES ('group', 'bench', ?, ?, ?, ?, ?)`,
       )
-      .run(ownerId, at, at, at);
+      .run(ownerId, new Set([ownerId, ...memberIds]).size, at, at, at);
     const conversationId = Number(lastInsertRowid);
     const member = db.prepare(
       `INSERT INTO memberships (conversation_id, user_id, role, joined_at, joined_event_id)

@@ -388,8 +388,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * A conversation's participants, longest-standing first
-         * @description Every current participant, a page at a time (a Conversation embeds only the first 20; its `participantCount` says how many there are). Members only (404 otherwise).
+         * A conversation's participants and their presence, longest-standing first
+         * @description Every current participant, a page at a time (a Conversation embeds only the first 20; its `participantCount` says how many there are), each with `presence` and `lastSeenAt`. Members only (404 otherwise). `presence.updated` travels only through conversations of at most PRESENCE_GROUP_LIMIT members (default 100): in a larger group, read the presence of the members on screen here.
          */
         get: operations["listParticipants"];
         put?: never;
@@ -1455,8 +1455,23 @@ export interface components {
          *     }
          */
         ParticipantPage: {
-            participants: components["schemas"]["Participant"][];
+            participants: components["schemas"]["ParticipantWithPresence"][];
             nextCursor: string | null;
+        };
+        ParticipantWithPresence: {
+            id: string;
+            username: string;
+            displayName: string;
+            avatarUrl: string | null;
+            /**
+             * @description owner and admin add, remove and rename; owner also changes roles
+             * @enum {string}
+             */
+            role: "owner" | "admin" | "member";
+            /** @description online while they have an open event stream or polled within PRESENCE_WINDOW_MS; null unless you share a conversation with them (or it is you) */
+            presence: ("online" | "offline") | null;
+            /** @description When a connection of theirs was last open; null if never, or unless you share a conversation with them (or it is you) */
+            lastSeenAt: string | null;
         };
         /**
          * @example {

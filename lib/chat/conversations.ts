@@ -9,7 +9,6 @@ import {
   type ConversationView,
   directKey,
   insertConversation,
-  insertMemberships,
   type ParticipantRow,
   type ShownParticipantRow,
   selectConversationsOf,
@@ -19,7 +18,7 @@ import {
 import type { Executor } from '../store/db.ts';
 import { isUniqueViolation } from '../store/db.ts';
 import { selectHeadPosition } from '../store/events.ts';
-import { setJoinedEvent } from '../store/memberships.ts';
+import { insertMemberships, setJoinedEvent } from '../store/memberships.ts';
 import { type MessageRow, selectHistory } from '../store/messages.ts';
 import { encodeCursor } from '../store/position.ts';
 import { selectLiveUsersForMembership, selectUsersByIds } from '../store/users.ts';
@@ -132,11 +131,11 @@ export async function createConversation(
         at,
       });
       const members = [
-        { userId: callerId, role: 'owner' },
-        ...others.map((userId) => ({ userId, role: 'member' })),
+        { userId: callerId, role: 'owner' as const, joinedEventId: 0 },
+        ...others.map((userId) => ({ userId, role: 'member' as const, joinedEventId: 0 })),
       ];
-      // Members join at the event that announces the conversation: they see everything after it.
-      await insertMemberships(trx, conversation.id, members, 0, 0, at);
+      // Members join at the event that announces the conversation (set below, once it exists).
+      await insertMemberships(trx, conversation.id, members, 0, at);
       const shown = await conversationOf(trx, conversation.id, callerId);
       const eventId = await record({
         type: 'conversation.created',

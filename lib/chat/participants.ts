@@ -24,7 +24,7 @@ import {
 import type { RecordEvent } from '../store/events.ts';
 import {
   endMembership,
-  insertMembership,
+  insertMemberships,
   type Role,
   selectCurrentMembers,
   selectLastMessageIdOf,
@@ -160,10 +160,11 @@ export async function admitMembers(
   if (newcomers.length > 0) await touchConversation(trx, conversationId, at);
   // A newcomer's history starts after the newest message so far: they cannot page back before it.
   const visibleAfter = await selectLastMessageIdOf(trx, conversationId);
+  const joined: { userId: number; role: Role; joinedEventId: number }[] = [];
   for (const userId of newcomers) {
     // Recorded before the membership exists, so the newcomer does not see it: the
     // conversation.created that follows is their first event of this conversation.
-    const eventId = await record({
+    const joinedEventId = await record({
       type: 'participant.added',
       conversationId,
       data: {
@@ -173,15 +174,9 @@ export async function admitMembers(
         addedBy: String(callerId),
       },
     });
-    await insertMembership(trx, {
-      conversationId,
-      userId,
-      role: 'member',
-      joinedEventId: eventId,
-      visibleAfterMessageId: visibleAfter,
-      at,
-    });
+    joined.push({ userId, role: 'member', joinedEventId });
   }
+  await insertMemberships(trx, conversationId, joined, visibleAfter, at);
   // One event for all newcomers, not one each: each would hold the whole participant list, and
   // adding n members would store n² participants. Every newcomer sees the conversation alike —
   // no message yet (their history starts now), nothing unread — so the first one's view serves all.
@@ -221,7 +216,7 @@ export async function dismissMember(
       removedBy: String(m.callerId),
     },
   });
-  await endMembership(trx, m.membershipId, eventId);
+  await endMembership(trx, { id: m.membershipId, conversationId: m.conversationId }, eventId);
   await touchConversation(trx, m.conversationId, m.at);
 }
 
@@ -358,13 +353,22 @@ function decodeParticipantCursor(cursor: string | undefined): number {
   return Number(match[1]);
 }
 
-/** A page of a conversation's participants, longest-standing first; members only (404 otherwise). */
+type ParticipantWithPresence = ReturnType<typeof presentParticipant> & {
+  presence: 'online' | 'offline';
+  lastSeenAt: string | null;
+};
+
+/**
+ * A page of a conversation's participants with their presence, longest-standing first; members
+ * only (404 otherwise). Where presence.updated does not reach (groups above PRESENCE_GROUP_LIMIT),
+ * this is how a client shows who is online among the members on screen.
+ */
 export async function listParticipants(
   deps: Store,
   callerId: number,
   conversationId: number,
   opts: { limit: number; cursor?: string | undefined },
-): Promise<{ participants: ReturnType<typeof presentParticipant>[]; nextCursor: string | null }> {
+): Promise<{ participants: ParticipantWithPresence[]; nextCursor: string | null }> {
   const afterMembershipId = decodeParticipantCursor(opts.cursor);
   await memberOf(deps.db, conversationId, callerId);
   const rows = await selectParticipantsPage(deps.db, conversationId, {
@@ -374,7 +378,11 @@ export async function listParticipants(
   const page = rows.slice(0, opts.limit);
   const last = page.at(-1);
   return {
-    participants: page.map(presentParticipant),
+    participants: page.map((p) => ({
+      ...presentParticipant(p),
+      presence: p.presence,
+      lastSeenAt: p.last_seen_at,
+    })),
     nextCursor: rows.length > opts.limit && last ? encodeParticipantCursor(last.membership_id) : null,
   };
 }

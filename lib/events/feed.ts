@@ -40,14 +40,20 @@ async function startFrom(db: Executor, cursor: Position | undefined): Promise<St
 const isForeign = (cursor: Position, head: Position): boolean =>
   cursor.tx === 0 && cursor.id > 0 && head.tx > 0;
 
+/** How much one read returns, and whose presence it carries (Config.presenceGroupLimit). */
+export interface FeedLimits {
+  limit: number;
+  presenceGroupLimit: number;
+}
+
 /** The next events from the log that this user may see, in log order. */
 export async function readFeed(
   db: Executor,
   userId: number,
   after: Position,
-  limit: number,
+  { limit, presenceGroupLimit }: FeedLimits,
 ): Promise<WireEvent[]> {
-  const rows = await selectEventsForUser(db, userId, after, limit);
+  const rows = await selectEventsForUser(db, userId, after, limit, presenceGroupLimit);
   return rows.map(WireEvent.fromRow);
 }
 
@@ -60,10 +66,10 @@ export function readFeedNow(
   db: Db,
   userId: number,
   cursor: Position | undefined,
-  limit: number,
+  limits: FeedLimits,
 ): Promise<StartingPoint & { backlog: WireEvent[] }> {
   return readConsistently(db, async (trx) => {
     const start = await startFrom(trx, cursor);
-    return { ...start, backlog: await readFeed(trx, userId, start.after, limit) };
+    return { ...start, backlog: await readFeed(trx, userId, start.after, limits) };
   });
 }

@@ -78,6 +78,8 @@ export class EventHub {
     private readonly db: Db,
     private readonly bus: Bus,
     private readonly log: Logger,
+    /** Config.presenceGroupLimit: presence travels through conversations this small. */
+    private readonly presenceGroupLimit: number,
   ) {}
 
   async start(): Promise<void> {
@@ -289,7 +291,7 @@ export class EventHub {
 
   /**
    * Who on this node hears of each presence transition: its subject and whoever shares a
-   * conversation with them now — asked only about the users this node has subscribers of.
+   * conversation of at most presenceGroupLimit members with them now — asked only about the users this node has subscribers of.
    */
   private async presenceAudiencesOf(rows: EventRow[]): Promise<Map<number, Iterable<number>>> {
     if (rows.length === 0) return new Map();
@@ -300,6 +302,7 @@ export class EventHub {
       this.db,
       [...new Set(subjectOf.values())],
       [...this.subscribers.keys()],
+      this.presenceGroupLimit,
     );
     return new Map(rows.map((r) => [r.id, audiences.get(subjectOf.get(r.id)!) ?? []]));
   }

@@ -81,7 +81,7 @@ const pollBody = (events: readonly WireEvent[], cursor: Position): string =>
 export interface PollDeps {
   readonly db: Db;
   readonly hub: EventHub;
-  readonly config: Pick<Config, 'pollBatchSize'>;
+  readonly config: Pick<Config, 'pollBatchSize' | 'presenceGroupLimit'>;
 }
 
 /** Where a poll starts, and what it answers at once if anything. */
@@ -91,16 +91,16 @@ async function openPoll(
   cursor: Position | undefined,
   timeoutMs: number,
 ): Promise<StartingPoint & { backlog: WireEvent[] }> {
-  const limit = deps.config.pollBatchSize;
+  const limits = { limit: deps.config.pollBatchSize, presenceGroupLimit: deps.config.presenceGroupLimit };
   // A poll that will not wait answers with everything committed before it.
-  if (timeoutMs === 0) return readFeedNow(deps.db, userId, cursor, limit);
+  if (timeoutMs === 0) return readFeedNow(deps.db, userId, cursor, limits);
   // A waiting poll at the node's fan-out position — the re-poll of a woken poll — has nothing to
   // read: its waiter, subscribed before this, is handed whatever comes next.
   if (cursor !== undefined && samePosition(cursor, deps.hub.fannedOutThrough)) {
     return { after: cursor, reset: null, backlog: [] };
   }
   const start = await startingPoint(deps.db, cursor);
-  return { ...start, backlog: await readFeed(deps.db, userId, start.after, limit) };
+  return { ...start, backlog: await readFeed(deps.db, userId, start.after, limits) };
 }
 
 /** Serves GET /events/poll: answers at once when events are pending, otherwise waits up to `timeoutMs`. */

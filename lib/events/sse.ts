@@ -241,7 +241,7 @@ export interface StreamDeps {
   readonly db: Db;
   readonly hub: EventHub;
   readonly deliveries: Deliveries;
-  readonly config: Pick<Config, 'heartbeatMs' | 'streamBufferBytes' | 'pollBatchSize'>;
+  readonly config: Pick<Config, 'heartbeatMs' | 'streamBufferBytes' | 'pollBatchSize' | 'presenceGroupLimit'>;
 }
 
 /**
@@ -290,8 +290,9 @@ export async function serveEventStream(
 /** Sends the log from `after` up to what is committed now, in batches. */
 async function replay(deps: StreamDeps, stream: SseStream, userId: number, after: Position): Promise<void> {
   let position = after;
+  const limits = { limit: deps.config.pollBatchSize, presenceGroupLimit: deps.config.presenceGroupLimit };
   while (!stream.isEnded) {
-    const batch = await readFeed(deps.db, userId, position, deps.config.pollBatchSize);
+    const batch = await readFeed(deps.db, userId, position, limits);
     for (const event of batch) {
       await stream.caughtUp();
       if (stream.isEnded) return;

@@ -104,6 +104,12 @@ export const Participant = UserSummary.extend({
   }),
 }).meta({ id: 'Participant' });
 
+/** A member as the participants page shows them: with presence, which big groups do not announce. */
+export const ParticipantWithPresence = Participant.extend({
+  presence: User.shape.presence,
+  lastSeenAt: User.shape.lastSeenAt,
+}).meta({ id: 'ParticipantWithPresence' });
+
 export const Message = z
   .object({
     id: z.string(),

@@ -1,6 +1,8 @@
 import type { Executor, Runner } from './db.ts';
 import type { RecordEvent } from './events.ts';
+import { endMembership } from './memberships.ts';
 import { prepared } from './prepared.ts';
+import type { UserRow } from './users.ts';
 
 export interface ConversationRow {
   id: number;
@@ -77,32 +79,6 @@ export interface MemberRow {
   role: string;
   visible_after_message_id: number;
   last_read_message_id: number;
-}
-
-const MEMBERSHIP_CHUNK = 100; // rows per INSERT, also under SQLite's bound-parameter limit (6 per row)
-
-export async function insertMemberships(
-  db: Executor,
-  conversationId: number,
-  members: { userId: number; role: string }[],
-  joinedEventId: number,
-  visibleAfterMessageId: number,
-  at: string,
-): Promise<void> {
-  // In chunks: knex writes a multi-row INSERT on SQLite as one compound SELECT, and SQLite allows at
-  // most 500 terms in one (SQLITE_MAX_COMPOUND_SELECT); a group may have 1,000 members.
-  for (let i = 0; i < members.length; i += MEMBERSHIP_CHUNK) {
-    await db('memberships').insert(
-      members.slice(i, i + MEMBERSHIP_CHUNK).map((m) => ({
-        conversation_id: conversationId,
-        user_id: m.userId,
-        role: m.role,
-        joined_at: at,
-        joined_event_id: joinedEventId,
-        visible_after_message_id: visibleAfterMessageId,
-      })),
-    );
-  }
 }
 
 /**
@@ -271,9 +247,14 @@ export async function selectParticipantsPage(
   db: Executor,
   conversationId: number,
   opts: { afterMembershipId: number; limit: number },
-): Promise<(ParticipantRow & { membership_id: number })[]> {
+): Promise<(ParticipantRow & Pick<UserRow, 'presence' | 'last_seen_at'> & { membership_id: number })[]> {
   return currentParticipants(db)
-    .select([...PARTICIPANT_COLUMNS, 'memberships.id as membership_id'])
+    .select([
+      ...PARTICIPANT_COLUMNS,
+      'users.presence',
+      'users.last_seen_at',
+      'memberships.id as membership_id',
+    ])
     .where('memberships.conversation_id', conversationId)
     .andWhere('memberships.id', '>', opts.afterMembershipId)
     .orderBy('memberships.id')
@@ -321,13 +302,14 @@ export async function selectContactsAmong(
 
 /**
  * Who hears of each subject's presence among `viewerIds`: the viewers who share a current
- * conversation with the subject, and the subject themself. Chunked, to stay under the databases'
- * limits on bound parameters however many viewers a node serves.
+ * conversation of at most `groupLimit` members with the subject, and the subject themself.
+ * Chunked, to stay under the databases' limits on bound parameters however many viewers a node serves.
  */
 export async function selectPresenceAudiences(
   db: Executor,
   subjectIds: readonly number[],
   viewerIds: readonly number[],
+  groupLimit: number,
 ): Promise<Map<number, Set<number>>> {
   const CHUNK = 500;
   const viewers = new Set(viewerIds);
@@ -335,7 +317,9 @@ export async function selectPresenceAudiences(
   for (let s = 0; s < subjectIds.length; s += CHUNK) {
     for (let v = 0; v < viewerIds.length; v += CHUNK) {
       const rows = await db('memberships as subject')
+        .join('conversations as c', 'c.id', 'subject.conversation_id')
         .join('memberships as viewer', 'viewer.conversation_id', 'subject.conversation_id')
+        .where('c.member_count', '<=', groupLimit)
         .distinct('subject.user_id as subject_id', 'viewer.user_id as viewer_id')
         .whereIn('subject.user_id', subjectIds.slice(s, s + CHUNK))
         .whereIn('viewer.user_id', viewerIds.slice(v, v + CHUNK))
@@ -361,7 +345,7 @@ export async function endMembershipsOf(db: Executor, userId: number, record: Rec
       conversationId: row.conversation_id,
       data: { conversationId: String(row.conversation_id), userId: String(userId) },
     });
-    await db('memberships').where({ id: row.id }).update({ left_event_id: eventId });
+    await endMembership(db, { id: row.id, conversationId: row.conversation_id }, eventId);
   }
 }
 

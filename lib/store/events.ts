@@ -143,12 +143,17 @@ async function insertRecipients(db: Executor, rows: { user_id: number; event_id:
   }
 }
 
-/** The events one user may see after `after`: their conversations while a member, and their own. */
+/**
+ * The events one user may see after `after`: their conversations while a member, their own, and
+ * the presence transitions of whoever shares a conversation of at most `presenceGroupLimit`
+ * members with them now.
+ */
 export async function selectEventsForUser(
   db: Executor,
   userId: number,
   after: Position,
   limit: number,
+  presenceGroupLimit: number,
 ): Promise<EventRow[]> {
   const d = dialectOf(db);
   const result = await db.raw(
@@ -165,12 +170,13 @@ export async function selectEventsForUser(
          JOIN events e ON e.id = r.event_id
         WHERE r.user_id = ? AND ${d.logAfter} ${d.readable}
        UNION ALL
-       -- Presence transitions of the user and of everyone they share a conversation with now.
+       -- Presence transitions of the user and of everyone they share a small conversation with now.
        SELECT e.tx, e.id, e.type, e.conversation_id, e.data, e.at
          FROM events e
         WHERE e.subject_user_id IS NOT NULL AND ${d.logAfter} ${d.readable}
           AND (e.subject_user_id = ? OR EXISTS (
                 SELECT 1 FROM memberships mine
+                  JOIN conversations c ON c.id = mine.conversation_id AND c.member_count <= ?
                   JOIN memberships theirs ON theirs.conversation_id = mine.conversation_id
                  WHERE mine.user_id = ? AND mine.left_event_id IS NULL
                    AND theirs.user_id = e.subject_user_id AND theirs.left_event_id IS NULL))
@@ -184,6 +190,7 @@ export async function selectEventsForUser(
       ...d.logAfterArgs(after),
       ...d.logAfterArgs(after),
       userId,
+      presenceGroupLimit,
       userId,
       limit,
     ],

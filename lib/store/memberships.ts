@@ -26,35 +26,51 @@ export async function touchConversation(db: Executor, conversationId: number, at
   await db('conversations').where({ id: conversationId }).update({ updated_at: at });
 }
 
-export async function insertMembership(
+const MEMBERSHIP_CHUNK = 100; // rows per INSERT: 9 bound parameters each, under SQLite's limits
+
+/**
+ * New members of a conversation, each joining at its own event (they see the log after it), and
+ * counted in the conversation's `member_count`. What was there before they joined — up to
+ * `visibleAfterMessageId` — is neither unread nor undelivered for them.
+ */
+export async function insertMemberships(
   db: Executor,
-  m: {
-    conversationId: number;
-    userId: number;
-    role: Role;
-    joinedEventId: number;
-    visibleAfterMessageId: number;
-    at: string;
-  },
+  conversationId: number,
+  members: readonly { userId: number; role: Role; joinedEventId: number }[],
+  visibleAfterMessageId: number,
+  at: string,
 ): Promise<void> {
-  await db('memberships').insert({
-    conversation_id: m.conversationId,
-    user_id: m.userId,
-    role: m.role,
-    joined_at: m.at,
-    joined_event_id: m.joinedEventId,
-    visible_after_message_id: m.visibleAfterMessageId,
-    // What was there before joining is neither unread nor undelivered for the newcomer.
-    last_read_message_id: m.visibleAfterMessageId,
-    last_delivered_message_id: m.visibleAfterMessageId,
-    // …and so every message so far is settled: none counts as unread.
-    settled_count: db('conversations').select('message_count').where({ id: m.conversationId }),
-  });
+  if (members.length === 0) return;
+  const { message_count } = await db('conversations').first('message_count').where({ id: conversationId });
+  // In chunks: knex writes a multi-row INSERT on SQLite as one compound SELECT, and SQLite allows at
+  // most 500 terms in one (SQLITE_MAX_COMPOUND_SELECT); a group may have thousands of members.
+  for (let i = 0; i < members.length; i += MEMBERSHIP_CHUNK) {
+    await db('memberships').insert(
+      members.slice(i, i + MEMBERSHIP_CHUNK).map((m) => ({
+        conversation_id: conversationId,
+        user_id: m.userId,
+        role: m.role,
+        joined_at: at,
+        joined_event_id: m.joinedEventId,
+        visible_after_message_id: visibleAfterMessageId,
+        last_read_message_id: visibleAfterMessageId,
+        last_delivered_message_id: visibleAfterMessageId,
+        // …and so every message so far is settled: none counts as unread.
+        settled_count: message_count,
+      })),
+    );
+  }
+  await db('conversations').where({ id: conversationId }).increment('member_count', members.length);
 }
 
 /** Closes a membership period at the event that announced the leaving. */
-export async function endMembership(db: Executor, membershipId: number, leftEventId: number): Promise<void> {
-  await db('memberships').where({ id: membershipId }).update({ left_event_id: leftEventId });
+export async function endMembership(
+  db: Executor,
+  membership: { id: number; conversationId: number },
+  leftEventId: number,
+): Promise<void> {
+  await db('memberships').where({ id: membership.id }).update({ left_event_id: leftEventId });
+  await db('conversations').where({ id: membership.conversationId }).decrement('member_count', 1);
 }
 
 export async function updateRole(db: Executor, membershipId: number, role: Role): Promise<void> {

@@ -10,6 +10,7 @@ import * as streamTickets from '../../migrations/20261205300000_create_stream_ti
 import * as mlsDeliveryService from '../../migrations/20261206100000_add_mls_delivery_service.ts';
 import * as eventSubjects from '../../migrations/20261206200000_add_event_subjects.ts';
 import * as pushDeviceWindow from '../../migrations/20261206300000_add_push_device_window.ts';
+import * as memberCount from '../../migrations/20261206400000_add_member_count.ts';
 
 type Migration = Knex.Migration;
 
@@ -26,6 +27,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261206100000_add_mls_delivery_service': mlsDeliveryService,
   '20261206200000_add_event_subjects': eventSubjects,
   '20261206300000_add_push_device_window': pushDeviceWindow,
+  '20261206400000_add_member_count': memberCount,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

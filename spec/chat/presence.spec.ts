@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { insertUsers } from '../helpers/bulk-users.ts';
+import { poll, send } from '../helpers/chat.ts';
 import { signUp, type TestUser } from '../helpers/client.ts';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { SseReader } from '../helpers/sse.ts';
@@ -6,6 +8,8 @@ import { SseReader } from '../helpers/sse.ts';
 // Short windows keep the suite fast: a poll keeps its user online 600 ms, a closed stream 300 ms.
 const WINDOW_MS = 600;
 const GRACE_MS = 300;
+// Presence travels through conversations of at most this many members (default 100).
+const GROUP_LIMIT = 3;
 
 describe('presence', () => {
   let server: TestServer;
@@ -14,6 +18,7 @@ describe('presence', () => {
       PRESENCE_ENABLED: 'true',
       PRESENCE_WINDOW_MS: String(WINDOW_MS),
       PRESENCE_GRACE_MS: String(GRACE_MS),
+      PRESENCE_GROUP_LIMIT: String(GROUP_LIMIT),
     });
   });
   after(() => server.close());
@@ -103,6 +108,52 @@ describe('presence', () => {
       laptop.close();
       expect((await presenceOf(stream, subject.id)).data.presence).to.equal('offline');
     } finally {
+      stream.close();
+    }
+  });
+
+  it('is announced only through conversations of at most PRESENCE_GROUP_LIMIT members; larger groups read it from the participants page', async () => {
+    const [watcher, subject] = (await Promise.all([
+      signUp(server.url, 'bigw'),
+      signUp(server.url, 'bigs'),
+    ])) as [TestUser, TestUser];
+    const [extra1, extra2] = await insertUsers(server, 2);
+    // Four members: one more than the limit, and the only conversation the two share.
+    const created = await watcher.api.post('/conversations', {
+      participantIds: [subject.id, extra1, extra2],
+      title: 'more than the limit',
+    });
+    const groupId = created.body.id as string;
+    const stream = await SseReader.live(server.url, watcher.token);
+    await presenceOf(stream, watcher.id); // the watcher's own
+    const before = (await poll(watcher, { timeout: 0 })).body.cursor as string;
+    const subjectStream = await SseReader.live(server.url, subject.token);
+    try {
+      // The subject hears their own transition; then a message marks a point after it in the log.
+      expect((await presenceOf(subjectStream, subject.id)).data.presence).to.equal('online');
+      const marker = await send(subject, groupId, 'after going online');
+      // Neither the watcher's stream nor a poll from before carries the transition: the message comes first.
+      const next = await stream.nextEvent();
+      expect([next.type, next.data.id]).to.deep.equal(['message.created', marker.id]);
+      const polled = (await poll(watcher, { cursor: before, timeout: 0 })).body.events;
+      expect(polled.map((e: { type: string }) => e.type)).to.deep.equal(['message.created']);
+      // On demand: the participants page shows who is online.
+      const page = (await watcher.api.get(`/conversations/${groupId}/participants`)).body.participants;
+      const shown = page.find((p: { id: string }) => p.id === subject.id);
+      expect(shown).to.include({ presence: 'online' });
+      expect(shown.lastSeenAt).to.be.a('string');
+      expect(page.find((p: { id: string }) => p.id === extra1)).to.include({
+        presence: 'offline',
+        lastSeenAt: null,
+      });
+
+      // One member leaves: the group is small enough now, and the subject's next transition reaches the watcher.
+      const removed = await watcher.api.delete(`/conversations/${groupId}/participants/${extra1}`);
+      expect(removed.status).to.equal(204);
+      subjectStream.close();
+      expect((await presenceOf(stream, subject.id)).data.presence).to.equal('offline');
+    } finally {
+      subjectStream.close();
       stream.close();
     }
   });

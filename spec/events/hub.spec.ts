@@ -101,13 +101,15 @@ describe('the event hub', () => {
     })();
     await joining;
     const live = recorder(Number(bob.id));
-    const replayed = await readFeed(db, Number(bob.id), start, 1000);
+    const replayed = await readFeed(db, Number(bob.id), start, { limit: 1000, presenceGroupLimit: 100 });
     await sending;
     await live.until(() => live.bodies.includes(`seam ${count - 1}`), 'the last message live');
 
     const last = replayed.at(-1)?.position ?? start;
     const seen = [...replayed, ...live.events.filter((e) => isAfter(e.position!, last))].map(idOf);
-    const log = (await readFeed(db, Number(bob.id), start, 1000)).map(idOf);
+    const log = (await readFeed(db, Number(bob.id), start, { limit: 1000, presenceGroupLimit: 100 })).map(
+      idOf,
+    );
     expect(live.events.length, 'events arrived live after the subscription').to.be.above(0);
     expect(seen).to.deep.equal(log);
     expect(new Set(seen).size).to.equal(seen.length);
