@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import webpush from 'web-push';
 import { eachSide, postMessage, startFloor, startParley } from '../lib/parley.ts';
-import { now, type ServerProc, sleep } from '../lib/procs.ts';
+import { LoadProc, now, type ServerProc, sleep } from '../lib/procs.ts';
 import { createDb, open, type SeededUser, seedGroup, seedUsers } from '../lib/seed.ts';
 import { ascending, percentile } from '../lib/stats.ts';
 import { type BenchContext, fmt, type Row, type ScenarioResult } from '../lib/types.ts';
@@ -33,6 +33,17 @@ async function timedPost(url: string, conversationId: number, token: string, bod
   return { ms: now() - t0, status };
 }
 
+/**
+ * The other user's sends run in a process of their own (bench/load/side-sender.ts), timed there:
+ * this process is also the push service taking the 1,000 pushes, and its event loop's lag from
+ * that is not Parley's latency.
+ */
+async function startSideSender(): Promise<LoadProc> {
+  const out = new LoadProc('bench/load/side-sender.ts');
+  await out.next('ready', 60_000);
+  return out;
+}
+
 async function runSide(
   server: ServerProc,
   receiver: BenchPushReceiver,
@@ -51,31 +62,58 @@ async function runSide(
     failedSends: 0,
     receiver: { repeats: 0, malformed: 0, undecryptable: 0, sample: null },
   };
-  const side = async (label: string) => {
-    const r = await timedPost(server.url, sideId, sender.token, label);
-    if (r.status !== 201) m.failedSends++;
-    return r.ms;
-  };
-  for (let i = 0; i < 5; i++) await side('warm-up'); // connections, JIT
-  for (let i = 0; i < IDLE_SENDS; i++) {
-    m.idleSends.push(await side(`idle ${i}`));
-    await sleep(SIDE_SEND_EVERY_MS);
+  const sideSender = await startSideSender();
+  try {
+    const series = (label: string, count?: number) =>
+      sideSender.send({
+        op: 'sends',
+        host: server.host,
+        port: server.port,
+        path: `/conversations/${sideId}/message`,
+        token: sender.token,
+        everyMs: SIDE_SEND_EVERY_MS,
+        count,
+        label,
+      });
+    const ended = async () => {
+      const r = await sideSender.next<{ latencies: number[]; failed: number }>('sent', 120_000);
+      m.failedSends += r.failed;
+      return r.latencies;
+    };
+    series('warm-up', 5); // connection, JIT
+    await ended();
+    series('idle', IDLE_SENDS);
+    m.idleSends.push(...(await ended()));
+    await runRounds(server, receiver, sender, groupId, rounds, m, {
+      start: (round) => series(`during ${round}`),
+      stop: async () => {
+        sideSender.send({ op: 'stop' });
+        m.busySends.push(...(await ended()));
+      },
+    });
+  } finally {
+    await sideSender.close();
   }
+  return m;
+}
+
+async function runRounds(
+  server: ServerProc,
+  receiver: BenchPushReceiver,
+  sender: SeededUser,
+  groupId: number,
+  rounds: number,
+  m: Measured,
+  sides: { start: (round: number) => void; stop: () => Promise<void> },
+): Promise<void> {
   for (let round = 0; round < rounds; round++) {
     receiver.reset();
     await sleep(500); // the previous round's tail settles
     const t0 = now();
     const group = timedPost(server.url, groupId, sender.token, `round ${round}: lunch at noon?`);
-    let pushing = true;
-    const sideSends = (async () => {
-      while (pushing) {
-        m.busySends.push(await side(`during ${round}`));
-        await sleep(SIDE_SEND_EVERY_MS);
-      }
-    })();
+    sides.start(round);
     const arrivals = await receiver.allArrived(60_000);
-    pushing = false;
-    await sideSends;
+    await sides.stop();
     const sent = await group;
     if (sent.status !== 201) m.failedSends++;
     m.groupSends.push(sent.ms);
@@ -95,7 +133,6 @@ async function runSide(
   await sleep(500);
   m.receiver.repeats += receiver.check().repeats;
   m.latencies = ascending(m.latencies);
-  return m;
 }
 
 /**
