@@ -11,6 +11,7 @@ import { catchUp } from './scenarios/catch-up.ts';
 import { cluster } from './scenarios/cluster.ts';
 import { e2ee } from './scenarios/e2ee.ts';
 import { fanOut } from './scenarios/fan-out.ts';
+import { groupFormation } from './scenarios/group-formation.ts';
 import { history } from './scenarios/history.ts';
 import { longPoll } from './scenarios/long-poll.ts';
 import { oneToOne } from './scenarios/one-to-one.ts';
@@ -39,6 +40,7 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> 
   start,
   'one-to-one': oneToOne,
   'presence-storm': presenceStorm,
+  'group-formation': groupFormation,
   cluster,
   push,
   e2ee,

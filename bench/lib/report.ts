@@ -48,7 +48,7 @@ export function spreadText(r: Row): string {
     if (!finite.length) return 'n/a';
     return `${num(Math.min(...finite))}–${num(Math.max(...finite))}${unit} (${v.length})`;
   };
-  if (r.goal.kind === 'value-at-least') return range(r.runs.parley, '');
+  if (r.goal.kind === 'value-at-least' || r.goal.kind === 'value-at-most') return range(r.runs.parley, '');
   if (r.goal.kind === 'zero')
     return range(
       r.runs.parley.map((p, i) => p + r.runs!.floor[i]!),
@@ -61,6 +61,7 @@ export function verdict(r: Row): string {
   const ratio = ratioOf(r);
   // A floor of zero or less (memory noise at toy sizes) gives no meaningful ratio.
   if (r.goal.kind === 'value-at-least') return r.parley >= r.goal.value ? 'yes' : 'NO';
+  if (r.goal.kind === 'value-at-most') return r.parley <= r.goal.value ? 'yes' : 'NO';
   if (r.goal.kind !== 'zero' && r.goal.kind !== 'report' && !(ratio > 0 && Number.isFinite(ratio)))
     return 'n/a';
   switch (r.goal.kind) {
@@ -87,6 +88,8 @@ export function goalText(g: Goal): string {
       return 'reported';
     case 'value-at-least':
       return `Parley ≥ ${num(g.value)}`;
+    case 'value-at-most':
+      return `Parley ≤ ${num(g.value)}`;
   }
 }
 

@@ -7,7 +7,9 @@ export type Goal =
   /** Reported, no goal. */
   | { kind: 'report' }
   /** Parley's own figure must reach `value` (in the row's unit); the floor's is shown beside it. */
-  | { kind: 'value-at-least'; value: number };
+  | { kind: 'value-at-least'; value: number }
+  /** Parley's own figure must stay within `value` (in the row's unit); the floor's is shown beside it. */
+  | { kind: 'value-at-most'; value: number };
 
 export interface Row {
   scenario: string;

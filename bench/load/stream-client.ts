@@ -21,6 +21,8 @@ type Command =
     } & Target)
   | { op: 'collect' }
   | ({ op: 'poll-loop'; token: string; timeout: number } & Target)
+  /** Many poll loops, at most `concurrency` connecting at once; answers `polling` once all poll. */
+  | ({ op: 'poll-loops'; tokens: string[]; timeout: number; concurrency: number } & Target)
   | ({
       op: 'poll-open';
       requests: Req[];
@@ -124,7 +126,12 @@ async function sseOpen(c: Extract<Command, { op: 'sse-open' }>) {
 }
 
 // ---- A long-poll loop: one client polling again as soon as each answer arrives ------------------
-function pollLoop(c: Extract<Command, { op: 'poll-loop' }>) {
+/** Resolves once the loop got its first answer (or failed to start). */
+function pollLoop(c: Omit<Extract<Command, { op: 'poll-loop' }>, 'op'>): Promise<void> {
+  let begun!: () => void;
+  const begins = new Promise<void>((r) => {
+    begun = r;
+  });
   const socket = connect(c.port, c.host);
   socket.setNoDelay(true);
   sockets.push(socket);
@@ -138,25 +145,32 @@ function pollLoop(c: Extract<Command, { op: 'poll-loop' }>) {
       ),
     );
   socket.on('connect', () => ask(null, 0));
-  let started = false;
   responses(socket, (res) => {
     if (res.status !== 200) {
-      dropped++;
       socket.destroy();
       return;
     }
     const { cursor } = JSON.parse(res.body) as { cursor: string };
     record(res.body, seen, res.at);
-    if (!started) {
-      started = true;
-      send({ type: 'polling' });
-    }
+    begun();
     ask(cursor, c.timeout);
   });
   socket.on('error', () => {});
+  // A loop that ends, or never started (refused, or an answer other than 200), counts as dropped.
   socket.on('close', () => {
-    if (started) dropped++;
+    dropped++;
+    begun();
   });
+  return begins;
+}
+
+async function pollLoops(c: Extract<Command, { op: 'poll-loops' }>) {
+  let next = 0;
+  const worker = async () => {
+    while (next < c.tokens.length) await pollLoop({ ...c, token: c.tokens[next++]! });
+  };
+  await Promise.all(Array.from({ length: Math.min(c.concurrency, c.tokens.length) }, worker));
+  send({ type: 'polling' });
 }
 
 // ---- Long-poll: park many polls, time their wake, then re-poll once and count failures ----------
@@ -319,7 +333,9 @@ process.on('message', async (c: Command) => {
       return;
     }
     case 'poll-loop':
-      return pollLoop(c);
+      return pollLoop(c).then(() => send({ type: 'polling' }));
+    case 'poll-loops':
+      return pollLoops(c);
     case 'poll-open':
       return pollOpen(c);
     case 'poll-collect': {

@@ -1,5 +1,14 @@
 import { eachSide, postMessage, startFloor, startParley } from '../lib/parley.ts';
-import { type LoadProc, now, type ServerProc, sleep, sseOpen, startStreamClient } from '../lib/procs.ts';
+import {
+  cpuMs,
+  type LoadProc,
+  now,
+  type ServerProc,
+  sleep,
+  sseOpen,
+  startStreamClient,
+  waitIdle,
+} from '../lib/procs.ts';
 import { createDb, type SeededUser, seedGroup, seedUsers } from '../lib/seed.ts';
 import { ascending, percentile } from '../lib/stats.ts';
 import { type BenchContext, fmt, type Row, type ScenarioResult } from '../lib/types.ts';
@@ -67,26 +76,64 @@ export async function measure(
   return { latencies: ascending(latencies), missing, dropped, failedSends };
 }
 
-async function runSide(
+// Parley's DELIVERY_FLUSH_MS (the default): the delivered marks of a message are written this long
+// after it, and that work is the message's too.
+const DELIVERY_FLUSH_MS = 1000;
+
+/**
+ * `measure`, one message at a time, with the server's CPU per message: from the first send until
+ * the server is idle again after the last one's delivered marks were flushed.
+ */
+async function measureCpu(
+  server: ServerProc,
+  client: LoadProc,
+  send: (seq: number) => Promise<number>,
+  streams: number,
+  rounds: number,
+): Promise<Measured & { cpuPerMessageMs: number }> {
+  await waitIdle(server.pid, 10_000);
+  const cpu0 = cpuMs(server.pid);
+  const m = await measure(client, send, streams, 0, rounds, 0);
+  await sleep(DELIVERY_FLUSH_MS + 200);
+  await waitIdle(server.pid, 10_000);
+  return { ...m, cpuPerMessageMs: (cpuMs(server.pid) - cpu0) / rounds };
+}
+
+/**
+ * Each member listening — an SSE stream each, or (`poll`) a long-poll loop each, polling again as
+ * soon as an answer arrives — then `rounds` messages one at a time with the server's CPU per
+ * message, then optionally a sustained rate.
+ */
+export async function runSide(
   server: ServerProc,
   members: SeededUser[],
   sender: SeededUser,
   conversationId: number,
   rounds: number,
   sustained: { perSecond: number; seconds: number } | null,
+  transport: 'sse' | 'poll' = 'sse',
 ) {
   const client = await startStreamClient();
   try {
-    const opened = await client.request<{ ok: number; statuses: Record<string, number> }>(
-      sseOpen(server, members),
-      'opened',
-    );
-    if (opened.ok !== members.length) throw new Error(`fan-out: opened ${JSON.stringify(opened.statuses)}`);
+    if (transport === 'sse') {
+      const opened = await client.request<{ ok: number; statuses: Record<string, number> }>(
+        sseOpen(server, members),
+        'opened',
+      );
+      if (opened.ok !== members.length) throw new Error(`fan-out: opened ${JSON.stringify(opened.statuses)}`);
+    } else {
+      const { host, port } = server;
+      const tokens = members.map((m) => m.token);
+      await client.request(
+        { op: 'poll-loops', host, port, tokens, timeout: 60, concurrency: 200 },
+        'polling',
+      );
+    }
     const post = (body: string) => postMessage(server.url, conversationId, sender.token, body);
     for (let i = 0; i < 3; i++) await post('warm-up'); // connection to the server, JIT
     await sleep(200);
     const send = (seq: number) => post(`bench-${seq}-fan-out`);
-    const single = await measure(client, send, members.length, 0, rounds, 0);
+    const single = await measureCpu(server, client, send, members.length, rounds);
     const loaded = sustained
       ? await measure(
           client,
@@ -157,6 +204,15 @@ export async function fanOut(ctx: BenchContext): Promise<ScenarioResult> {
     }
     rows.push({
       scenario: 'fan-out',
+      size: `${label}, ${rounds} msgs one at a time`,
+      metric: 'server CPU per message (until idle, delivered marks flushed)',
+      unit: 'ms',
+      parley: p.single.cpuPerMessageMs,
+      floor: f.single.cpuPerMessageMs,
+      goal: { kind: 'report' },
+    });
+    rows.push({
+      scenario: 'fan-out',
       size: label,
       metric: 'deliveries missing',
       unit: 'count',
@@ -178,7 +234,7 @@ export async function fanOut(ctx: BenchContext): Promise<ScenarioResult> {
   return { rows, distributions, details };
 }
 
-const summary = (m: Measured) => ({
+export const summary = (m: Measured & { cpuPerMessageMs?: number }) => ({
   samples: m.latencies.length,
   p50: percentile(m.latencies, 50),
   p90: percentile(m.latencies, 90),
@@ -187,4 +243,5 @@ const summary = (m: Measured) => ({
   missing: m.missing,
   dropped: m.dropped,
   failedSends: m.failedSends,
+  cpuPerMessageMs: m.cpuPerMessageMs,
 });

@@ -3,6 +3,7 @@ import { cpuMs, now, type ServerProc, startStreamClient, waitIdle } from '../lib
 import { createDb, type SeededUser, seedGroup, seedUsers } from '../lib/seed.ts';
 import { ascending, percentile } from '../lib/stats.ts';
 import { type BenchContext, fmt, type ScenarioResult } from '../lib/types.ts';
+import { runSide as listenAndSend, summary } from './fan-out.ts';
 
 interface Polls {
   first: { at: number; status: number; events: number }[];
@@ -66,6 +67,9 @@ async function runSide(
 /** Waiting long-polls woken by one message to their group; then every client polls again at once. */
 export async function longPoll(ctx: BenchContext): Promise<ScenarioResult> {
   const n = ctx.quick ? 50 : 5000;
+  // Then the same group listening in a loop (each client polls again as soon as it is answered),
+  // messages one at a time: the server's CPU per message, on long-poll and, on Parley, over SSE.
+  const rounds = ctx.quick ? 3 : 20;
   const db = await createDb('long-poll');
   const [sender, ...members] = await seedUsers(db, n + 1, 'poll');
   const conversationId = seedGroup(
@@ -74,6 +78,8 @@ export async function longPoll(ctx: BenchContext): Promise<ScenarioResult> {
     members.map((m) => m.id),
   );
   const out: Record<string, Awaited<ReturnType<typeof runSide>>> = {};
+  const loops: Record<string, Awaited<ReturnType<typeof listenAndSend>>['single']> = {};
+  let sse: Awaited<ReturnType<typeof listenAndSend>>['single'] | undefined;
   await eachSide(
     { floor: () => startFloor('long-poll.ts'), parley: () => startParley(ctx, 'long-poll', db) },
     async (side, server) => {
@@ -82,11 +88,22 @@ export async function longPoll(ctx: BenchContext): Promise<ScenarioResult> {
       ctx.log(
         `long-poll ${side}: woke ${out[side].woken}, p99 ${percentile(l, 99).toFixed(1)} ms, failures ${out[side].failures}`,
       );
+      const listen = (transport: 'sse' | 'poll') =>
+        listenAndSend(server, members, sender!, conversationId, rounds, null, transport);
+      loops[side] = (await listen('poll')).single;
+      // The floor has no SSE; Parley's own SSE figure for the same group is the comparison.
+      if (side === 'parley') sse = (await listen('sse')).single;
+      ctx.log(
+        `long-poll ${side} in a loop: ${loops[side].cpuPerMessageMs.toFixed(0)} ms CPU per message${sse ? `, over SSE ${sse.cpuPerMessageMs.toFixed(0)}` : ''}`,
+      );
     },
   );
   const p = out.parley!;
   const f = out.floor!;
+  const pl = loops.parley!;
+  const fl = loops.floor!;
   const size = `${fmt(n)} waiting polls`;
+  const inALoop = `${fmt(n)} members polling in a loop, ${rounds} msgs one at a time`;
   return {
     rows: [
       {
@@ -116,12 +133,42 @@ export async function longPoll(ctx: BenchContext): Promise<ScenarioResult> {
         floor: f.failures + (n - f.woken),
         goal: { kind: 'zero' },
       },
+      {
+        scenario: 'long-poll',
+        size: inALoop,
+        metric: 'server CPU per message (until idle, delivered marks flushed)',
+        unit: 'ms',
+        parley: pl.cpuPerMessageMs,
+        floor: fl.cpuPerMessageMs,
+        goal: { kind: 'report' },
+      },
+      {
+        scenario: 'long-poll',
+        size: `${fmt(n)}-member group, ${rounds} msgs one at a time`,
+        metric:
+          'server CPU per message: long-poll in a loop ÷ SSE (floor column: Parley over SSE, same group)',
+        unit: 'ms',
+        parley: pl.cpuPerMessageMs,
+        floor: sse!.cpuPerMessageMs,
+        goal: { kind: 'at-most', ratio: 3 },
+      },
+      {
+        scenario: 'long-poll',
+        size: inALoop,
+        metric: 'deliveries missing + failed sends + dropped (in a loop; Parley: and over SSE)',
+        unit: 'count',
+        parley: pl.missing + pl.failedSends + pl.dropped + sse!.missing + sse!.failedSends + sse!.dropped,
+        floor: fl.missing + fl.failedSends + fl.dropped,
+        goal: { kind: 'zero' },
+      },
     ],
     distributions: { 'long-poll': { parley: p.latencies, floor: f.latencies } },
     details: Object.fromEntries(
       Object.entries(out).map(([side, r]) => [
         side,
         {
+          inALoop: summary(loops[side]!),
+          ...(side === 'parley' ? { overSse: summary(sse!) } : {}),
           woken: r.woken,
           emptyAnswers: r.emptyAnswers,
           repolls: r.repolls,

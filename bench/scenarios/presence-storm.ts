@@ -1,15 +1,8 @@
 import { eachSide, postMessage, type Side, startFloor, startParley } from '../lib/parley.ts';
-import {
-  cpuMs,
-  type LoadProc,
-  now,
-  type ServerProc,
-  sleep,
-  sseOpen,
-  startStreamClient,
-} from '../lib/procs.ts';
+import { cpuMs, now, type ServerProc, sleep, sseOpen, startStreamClient } from '../lib/procs.ts';
 import { createDb, type SeededUser, seedGroup, seedUsers } from '../lib/seed.ts';
-import { ascending, percentile } from '../lib/stats.ts';
+import { percentile } from '../lib/stats.ts';
+import { Tally } from '../lib/tally.ts';
 import { type BenchContext, fmt, type Row, type ScenarioResult } from '../lib/types.ts';
 
 // Messages to the group, during the storm and again once it is quiet.
@@ -20,38 +13,6 @@ interface Opened {
   statuses: Record<string, number>;
   startedAt: number;
   endedAt: number;
-}
-interface Collected {
-  arrivals: [number, number[]][];
-  dropped: number;
-  counted: { n: number; firstAt: number; lastAt: number };
-}
-
-/** What the stream client saw so far, gathered across collects. */
-class Tally {
-  readonly arrivals = new Map<number, number[]>();
-  frames = 0;
-  lastFrameAt = 0;
-  dropped = 0;
-
-  constructor(private readonly client: LoadProc) {}
-
-  async gather(): Promise<void> {
-    const r = await this.client.request<Collected>({ op: 'collect' }, 'arrivals');
-    for (const [seq, times] of r.arrivals)
-      this.arrivals.set(seq, [...(this.arrivals.get(seq) ?? []), ...times]);
-    this.frames += r.counted.n;
-    if (r.counted.lastAt) this.lastFrameAt = r.counted.lastAt;
-    this.dropped = r.dropped;
-  }
-
-  /** Send → receive latencies of the messages `from` ≤ seq < `to`, at every stream that got them. */
-  latencies(sentAt: Map<number, number>, from: number, to: number): number[] {
-    const out: number[] = [];
-    for (let seq = from; seq < to; seq++)
-      for (const t of this.arrivals.get(seq) ?? []) out.push(t - sentAt.get(seq)!);
-    return ascending(out);
-  }
 }
 
 /** Sends `count` marked messages to the group at MESSAGES_PER_SECOND, recording when each left. */
