@@ -42,6 +42,7 @@ export async function startParley(config: Config): Promise<RunningParley> {
     log.info({ dir: config.dataDir }, 'generated a session secret and saved it in the data folder');
   const { db, dialect } = openDatabase(config.database);
   await dialect.migrate(db);
+  const maintenance = dialect.startMaintenance(config.database, log);
   const bus = await dialect.connectBus(db, config.database, log);
   const hub = new EventHub(db, bus, log, config.presenceGroupLimit);
   await hub.start();
@@ -132,6 +133,7 @@ export async function startParley(config: Config): Promise<RunningParley> {
       await presence.stop();
       await deliveries.stop();
       await push.stop();
+      await maintenance.stop();
       await db.destroy();
     })();
     return closing;

@@ -10,4 +10,6 @@ export interface DatabaseDialect extends Dialect {
   knexConfig(target: DatabaseTarget): Knex.Config;
   /** One node: the in-process bus. Several nodes share PostgreSQL, and its LISTEN/NOTIFY wakes them all. */
   connectBus(db: Db, target: DatabaseTarget, log: Logger): Promise<Bus>;
+  /** What a serving node runs beside the requests for this database (SQLite: its WAL checkpoints). */
+  startMaintenance(target: DatabaseTarget, log: Logger): { stop(): Promise<void> };
 }

@@ -101,6 +101,9 @@ export const postgres: DatabaseDialect = {
     });
   },
 
+  // Its own background processes (autovacuum, checkpoints) need nothing from a node.
+  startMaintenance: () => ({ stop: async () => {} }),
+
   knexConfig(target) {
     if (target.client !== 'postgres') throw new Error('not a PostgreSQL target');
     return {

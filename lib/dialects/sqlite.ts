@@ -7,6 +7,7 @@ import type { Dialect } from '../store/dialect.ts';
 import { migrationSource } from '../store/migrations.ts';
 import type { Position } from '../store/position.ts';
 import type { DatabaseDialect } from './dialect.ts';
+import { CHECKPOINT_BACKSTOP_PAGES, startCheckpointer } from './sqlite-checkpointer.ts';
 
 /**
  * SQLite: one process, one connection, one writer. Ids are committed in order, so every position's
@@ -50,6 +51,8 @@ export const sqlite: DatabaseDialect = {
           // can take back the last commits.
           conn.pragma('journal_mode = WAL');
           conn.pragma('synchronous = NORMAL');
+          // Checkpoints are the checkpointer thread's (startMaintenance); this is only its backstop.
+          conn.pragma(`wal_autocheckpoint = ${CHECKPOINT_BACKSTOP_PAGES}`);
           conn.pragma('foreign_keys = ON');
           conn.pragma('busy_timeout = 5000');
           reusePreparedStatements(conn);
@@ -61,6 +64,11 @@ export const sqlite: DatabaseDialect = {
   },
 
   connectBus: async () => new LocalBus(),
+
+  startMaintenance(target, log) {
+    if (target.client !== 'sqlite' || target.filename === ':memory:') return { stop: async () => {} };
+    return startCheckpointer(target.filename, log);
+  },
 
   async execute(connection, { sql, values }) {
     // Prepared once per SQL text on this connection (reusePreparedStatements, below).
