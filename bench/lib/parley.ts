@@ -45,22 +45,17 @@ export function startFloor(script: string, env: Record<string, string> = {}): Pr
 }
 
 /**
- * POSTs a chat message as `token`; resolves with the status, or 0 when the request failed. A reset
- * of a reused keep-alive connection (the server closed it as idle just as it was reused) is retried
- * once: that request never reached the server.
+ * POSTs `body` as JSON to `url` as `token`; resolves with the status, or 0 when the request failed.
+ * A reset of a reused keep-alive connection (the server closed it as idle just as it was reused) is
+ * retried once: that request never reached the server.
  */
-export async function postMessage(
-  url: string,
-  conversationId: number,
-  token: string,
-  body: string,
-): Promise<number> {
+export async function postJson(url: string, token: string, body: unknown): Promise<number> {
   for (let attempt = 0; ; attempt++) {
     try {
-      const res = await fetch(`${url}/conversations/${conversationId}/message`, {
+      const res = await fetch(url, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
-        body: JSON.stringify({ body }),
+        body: JSON.stringify(body),
       });
       await res.arrayBuffer();
       return res.status;
@@ -71,6 +66,10 @@ export async function postMessage(
     }
   }
 }
+
+/** POSTs a chat message as `token` (see postJson). */
+export const postMessage = (url: string, conversationId: number, token: string, body: string) =>
+  postJson(`${url}/conversations/${conversationId}/message`, token, { body });
 
 export type Side = 'floor' | 'parley';
 

@@ -1,6 +1,6 @@
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { eachSide, startFloor, startParley } from '../lib/parley.ts';
+import { eachSide, postJson, startFloor, startParley } from '../lib/parley.ts';
 import { now, rssBytes, type ServerProc, sleep, sseOpen, startStreamClient, waitIdle } from '../lib/procs.ts';
 import { createDb, open, type SeededUser, seedGroup, seedUsers } from '../lib/seed.ts';
 import { median } from '../lib/stats.ts';
@@ -20,13 +20,10 @@ async function addMembers(
   users: SeededUser[],
 ) {
   const sentAt = now();
-  const res = await fetch(`${server.url}/conversations/${conversationId}/participants`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${owner.token}` },
-    body: JSON.stringify({ userIds: users.map((u) => String(u.id)) }),
+  const status = await postJson(`${server.url}/conversations/${conversationId}/participants`, owner.token, {
+    userIds: users.map((u) => String(u.id)),
   });
-  await res.arrayBuffer();
-  return { status: res.status, ms: now() - sentAt, sentAt };
+  return { status, ms: now() - sentAt, sentAt };
 }
 
 /**
@@ -102,7 +99,7 @@ async function runSide(
       idleKiBPerStream: (idle - before) / 1024 / streams,
       formedKiBPerStream: (formed - before) / 1024 / streams,
       rssMiB: { before: before / 2 ** 20, idle: idle / 2 ** 20, formed: formed / 2 ** 20 },
-      formPosts: posts.map((p) => p.ms),
+      formPosts: posts.map((p) => ({ ms: p.ms, status: p.status })),
       formMs: whole.lastAt - posts[0]!.sentAt,
       presenceOnOpen,
       presenceOnForming,
