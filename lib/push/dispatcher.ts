@@ -19,10 +19,10 @@ import {
   postponeDelivery,
   releaseDelivery,
   selectDeliveryStates,
-  takeDeviceBudget,
 } from '../store/push-deliveries.ts';
 import { nowIso } from '../util/time.ts';
 import { BatchedDeletes } from './batched-deletes.ts';
+import { BatchedBudget } from './device-budget.ts';
 import { EncryptionPool } from './encryption-pool.ts';
 import { EndpointRefused } from './endpoint-guard.ts';
 import { type DeviceLiveness, DeviceLivenessTracker } from './liveness.ts';
@@ -117,6 +117,7 @@ export class PushDispatcher implements PushService {
   private readonly vapidHeaders: VapidHeaders;
   private readonly encryption = new EncryptionPool();
   private readonly deletes: BatchedDeletes;
+  private readonly budget: BatchedBudget;
   readonly counters = {
     sent: 0,
     retried: 0,
@@ -161,6 +162,7 @@ export class PushDispatcher implements PushService {
     this.transport = new PushTransport(options.allowPrivateEndpoints, options.timeoutMs);
     this.vapidHeaders = new VapidHeaders(options.vapid);
     this.deletes = new BatchedDeletes((ids) => deleteDeliveries(deps.db, ids));
+    this.budget = new BatchedBudget(deps.db, options.deviceWindowMs, options.deviceLimit);
   }
 
   async start(): Promise<void> {
@@ -333,13 +335,7 @@ export class PushDispatcher implements PushService {
     }
     let outcome: PushOutcome;
     try {
-      const windowEnd = await takeDeviceBudget(
-        db,
-        row.device_id,
-        Date.now(),
-        this.options.deviceWindowMs,
-        this.options.deviceLimit,
-      );
+      const windowEnd = await this.budget.take(row.device_id);
       if (windowEnd !== null) {
         await this.holdBack(row, windowEnd);
         return;
