@@ -67,6 +67,7 @@ export const SCHEMA_EXAMPLES: Record<string, unknown> = {
   User: user,
   UserSummary: userSummary,
   Participant: participant,
+  ParticipantWithPresence: { ...participant, presence: 'online', lastSeenAt: later },
   Message: message,
   Conversation: conversation,
   Receipt: receipt,
@@ -85,7 +86,13 @@ export const SCHEMA_EXAMPLES: Record<string, unknown> = {
   LoginResult: { token: 'pl_7Yq2x…', expiresAt: '2026-12-25T08:45:23.123Z', deviceId: '3', user },
   UserPage: { users: [user], nextCursor: null },
   ConversationPage: { conversations: [conversation], nextCursor: null, eventCursor },
-  ParticipantPage: { participants: [participant, peer], nextCursor: null },
+  ParticipantPage: {
+    participants: [
+      { ...participant, presence: 'online', lastSeenAt: later },
+      { ...peer, presence: 'offline', lastSeenAt: at },
+    ],
+    nextCursor: null,
+  },
   ConversationWithHistory: { conversation, messages: [message], hasMore: false, eventCursor },
   ReadResult: { ...receipt, unreadCount: 0 },
   ReceiptList: { receipts: [receipt] },
