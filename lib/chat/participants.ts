@@ -160,11 +160,12 @@ export async function admitMembers(
   if (newcomers.length > 0) await touchConversation(trx, conversationId, at);
   // A newcomer's history starts after the newest message so far: they cannot page back before it.
   const visibleAfter = await selectLastMessageIdOf(trx, conversationId);
-  const joined: { userId: number; role: Role; joinedEventId: number }[] = [];
+  // Each newcomer is announced to the members; the newcomers of this request all join after the
+  // last of those announcements, so none of them hears of the others' arrival: their first event
+  // of the conversation is the conversation.created that follows, listing everyone.
+  let joinedEventId = 0;
   for (const userId of newcomers) {
-    // Recorded before the membership exists, so the newcomer does not see it: the
-    // conversation.created that follows is their first event of this conversation.
-    const joinedEventId = await record({
+    joinedEventId = await record({
       type: 'participant.added',
       conversationId,
       data: {
@@ -174,9 +175,14 @@ export async function admitMembers(
         addedBy: String(callerId),
       },
     });
-    joined.push({ userId, role: 'member', joinedEventId });
   }
-  await insertMemberships(trx, conversationId, joined, visibleAfter, at);
+  await insertMemberships(
+    trx,
+    conversationId,
+    newcomers.map((userId) => ({ userId, role: 'member' as const, joinedEventId })),
+    visibleAfter,
+    at,
+  );
   // One event for all newcomers, not one each: each would hold the whole participant list, and
   // adding n members would store n² participants. Every newcomer sees the conversation alike —
   // no message yet (their history starts now), nothing unread — so the first one's view serves all.

@@ -39,6 +39,38 @@ describe('groups', () => {
       }
     });
 
+    it('starts newcomers added together at conversation.created, after all of their participant.added', async () => {
+      const id = await group(alice, [bob]);
+      const bobStream = await SseReader.live(t.url, bob.token);
+      const carolStream = await SseReader.live(t.url, carol.token);
+      try {
+        const res = await alice.api.post(`/conversations/${id}/participants`, {
+          userIds: [carol.id, dave.id],
+        });
+        expect(res.status).to.equal(200);
+        const sent = await alice.api.post(`/conversations/${id}/message`, { body: 'welcome' });
+        // The members hear of each newcomer…
+        const heard = await bobStream.events(3);
+        expect(heard.map((e) => [e.type, e.data.userId ?? e.data.body])).to.deep.equal([
+          ['participant.added', carol.id],
+          ['participant.added', dave.id],
+          ['message.created', 'welcome'],
+        ]);
+        // …while a newcomer's first event of the conversation is the conversation itself, listing
+        // both, and nothing of the other newcomer's arrival comes before or after it.
+        const [created, next] = await carolStream.events(2);
+        expect(created!.type).to.equal('conversation.created');
+        expect(created!.data.participants.map((p: { id: string }) => p.id)).to.include.members([
+          carol.id,
+          dave.id,
+        ]);
+        expect([next!.type, next!.data.id]).to.deep.equal(['message.created', sent.body.id]);
+      } finally {
+        bobStream.close();
+        carolStream.close();
+      }
+    });
+
     it('keeps messages from before joining out of a newcomer’s history, paging included', async () => {
       const id = await group(alice, [bob]);
       const early = await alice.api.post(`/conversations/${id}/message`, { body: 'before carol' });
