@@ -18,6 +18,7 @@ const SCENARIOS = [
   'presence-storm',
   'push',
   'e2ee',
+  'group-formation',
 ];
 // Runs only where PostgreSQL answers; elsewhere it says why in one line under the table.
 const NEEDS_POSTGRES = ['cluster'];
