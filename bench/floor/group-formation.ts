@@ -5,11 +5,10 @@ import { json, listen, liveStream, openDb, readBody } from './common.ts';
 // Floor for "group-formation": node:http + better-sqlite3 on a copy of Parley's seeded database
 // (FLOOR_DB). GET /events is a live stream for the user whose bearer token it is (FLOOR_TOKENS, a
 // JSON file of token → user id read at start: the sessions, without sealing). POST
-// /conversations/:id/participants {userIds} writes in one transaction the rows Parley writes — a
-// participant.added event and a membership per newcomer, one conversation.created event and its
-// recipients — and then sends the frames Parley sends, each built once and each stream's in one
-// write: a member gets every participant.added; a newcomer those after its own, then
-// conversation.created.
+// /conversations/:id/participants {userIds} writes in one transaction the rows Parley writes — one
+// participant.added event naming the newcomers, a membership per newcomer, one conversation.created
+// event and its recipients — and then sends the frames Parley sends, each built once: a member gets
+// the participant.added, a newcomer the conversation.created.
 const db = openDb(process.env.FLOOR_DB!);
 const tokens = new Map(
   Object.entries(JSON.parse(readFileSync(process.env.FLOOR_TOKENS!, 'utf8')) as Record<string, number>),
@@ -50,14 +49,15 @@ const admit = db.transaction((conversationId: number, callerId: number, userIds:
   const at = new Date().toISOString();
   const current = selectMembers.all(conversationId) as number[];
   const members = new Set(current);
-  const added = [...new Set(userIds)]
-    .filter((id) => !members.has(id))
-    .map((userId) => {
-      const data = `{"conversationId":"${conversationId}","userId":"${userId}","role":"member","addedBy":"${callerId}"}`;
-      const eventId = Number(insertEvent.run('participant.added', conversationId, data, at).lastInsertRowid);
-      insertMember.run(conversationId, userId, at, eventId);
-      return { userId, frame: frame(eventId, 'participant.added', at, data) };
-    });
+  const added = [...new Set(userIds)].filter((id) => !members.has(id));
+  const data = JSON.stringify({
+    conversationId: String(conversationId),
+    userIds: added.map(String),
+    role: 'member',
+    addedBy: String(callerId),
+  });
+  const addedId = Number(insertEvent.run('participant.added', conversationId, data, at).lastInsertRowid);
+  for (const userId of added) insertMember.run(conversationId, userId, at, addedId);
   const c = touch.get(at, at, added.length, conversationId) as {
     id: number;
     title: string;
@@ -88,11 +88,12 @@ const admit = db.transaction((conversationId: number, callerId: number, userIds:
   const createdId = Number(
     insertEvent.run('conversation.created', conversationId, conversation, at).lastInsertRowid,
   );
-  for (const a of added) insertRecipient.run(a.userId, createdId);
+  for (const userId of added) insertRecipient.run(userId, createdId);
   return {
     current,
     added,
     conversation,
+    announced: frame(addedId, 'participant.added', at, data),
     created: frame(createdId, 'conversation.created', at, conversation),
   };
 });
@@ -115,13 +116,8 @@ listen(async (req, res) => {
     const { userIds } = JSON.parse(await readBody(req)) as { userIds: string[] };
     const r = admit(Number(match[1]), userId, userIds.map(Number));
     json(res, 200, r.conversation);
-    const all = r.added.map((a) => a.frame).join('');
-    for (const m of r.current) writeTo(m, all);
-    let offset = 0;
-    for (const a of r.added) {
-      offset += a.frame.length;
-      writeTo(a.userId, all.slice(offset) + r.created);
-    }
+    for (const m of r.current) writeTo(m, r.announced);
+    for (const a of r.added) writeTo(a, r.created);
     return;
   }
   json(res, 404, '{}');

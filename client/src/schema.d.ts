@@ -1441,14 +1441,18 @@ export interface components {
          *           "username": "ann",
          *           "displayName": "Ann Smith",
          *           "avatarUrl": "https://avatars.example.com/ann.png",
-         *           "role": "owner"
+         *           "role": "owner",
+         *           "presence": "online",
+         *           "lastSeenAt": "2026-11-25T08:47:05.611Z"
          *         },
          *         {
          *           "id": "8",
          *           "username": "bob",
          *           "displayName": "Bob",
          *           "avatarUrl": null,
-         *           "role": "member"
+         *           "role": "member",
+         *           "presence": "offline",
+         *           "lastSeenAt": "2026-11-25T08:45:23.123Z"
          *         }
          *       ],
          *       "nextCursor": null
@@ -1458,6 +1462,17 @@ export interface components {
             participants: components["schemas"]["ParticipantWithPresence"][];
             nextCursor: string | null;
         };
+        /**
+         * @example {
+         *       "id": "7",
+         *       "username": "ann",
+         *       "displayName": "Ann Smith",
+         *       "avatarUrl": "https://avatars.example.com/ann.png",
+         *       "role": "owner",
+         *       "presence": "online",
+         *       "lastSeenAt": "2026-11-25T08:47:05.611Z"
+         *     }
+         */
         ParticipantWithPresence: {
             id: string;
             username: string;
@@ -1851,14 +1866,17 @@ export interface components {
             };
         };
         /**
-         * @description Someone joined a conversation you are in
+         * @description People joined a conversation you are in: one event for everyone one request (or MLS commit) added
          * @example {
          *       "id": "1042.3071",
          *       "type": "participant.added",
          *       "at": "2026-11-25T08:45:23.123Z",
          *       "data": {
          *         "conversationId": "12",
-         *         "userId": "9",
+         *         "userIds": [
+         *           "9",
+         *           "10"
+         *         ],
          *         "role": "member",
          *         "addedBy": "7"
          *       }
@@ -1879,7 +1897,8 @@ export interface components {
             at: string;
             data: {
                 conversationId: string;
-                userId: string;
+                /** @description Everyone the one request added (up to 1,000), in the order it named them */
+                userIds: string[];
                 /**
                  * @description owner and admin add, remove and rename; owner also changes roles
                  * @enum {string}

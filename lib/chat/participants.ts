@@ -153,29 +153,28 @@ export async function admitMembers(
       { path: opts.field ?? 'userIds', message: `unknown user ids: ${unknown.join(', ')}` },
     ]);
   }
-  const newcomers = [...found];
+  const newcomers = [...new Set(ids)].filter((id) => found.has(id)); // in the order named
   if (current.size + newcomers.length > opts.maxGroupMembers) {
     throw groupFull(`A group has at most ${opts.maxGroupMembers} members; this one has ${current.size}.`);
   }
-  if (newcomers.length > 0) await touchConversation(trx, conversationId, at);
+  if (newcomers.length === 0) return newcomers;
+  await touchConversation(trx, conversationId, at);
   // A newcomer's history starts after the newest message so far: they cannot page back before it.
   const visibleAfter = await selectLastMessageIdOf(trx, conversationId);
-  // Each newcomer is announced to the members; the newcomers of this request all join after the
-  // last of those announcements, so none of them hears of the others' arrival: their first event
-  // of the conversation is the conversation.created that follows, listing everyone.
-  let joinedEventId = 0;
-  for (const userId of newcomers) {
-    joinedEventId = await record({
-      type: 'participant.added',
-      conversationId,
-      data: {
-        conversationId: String(conversationId),
-        userId: String(userId),
-        role: 'member',
-        addedBy: String(callerId),
-      },
-    });
-  }
+  // One announcement to the members for all newcomers, not one each: adding n members to a group
+  // of m would send n × m frames (ten million to form a group of 5,000 a thousand at a time). The
+  // newcomers join at it, so they do not hear of it: their first event of the conversation is
+  // the conversation.created that follows, listing everyone.
+  const joinedEventId = await record({
+    type: 'participant.added',
+    conversationId,
+    data: {
+      conversationId: String(conversationId),
+      userIds: newcomers.map(String),
+      role: 'member',
+      addedBy: String(callerId),
+    },
+  });
   await insertMemberships(
     trx,
     conversationId,
@@ -186,13 +185,11 @@ export async function admitMembers(
   // One event for all newcomers, not one each: each would hold the whole participant list, and
   // adding n members would store n² participants. Every newcomer sees the conversation alike —
   // no message yet (their history starts now), nothing unread — so the first one's view serves all.
-  if (newcomers.length > 0) {
-    await record({
-      type: 'conversation.created',
-      recipients: newcomers,
-      data: await conversationOf(trx, conversationId, newcomers[0]!),
-    });
-  }
+  await record({
+    type: 'conversation.created',
+    recipients: newcomers,
+    data: await conversationOf(trx, conversationId, newcomers[0]!),
+  });
   return newcomers;
 }
 

@@ -72,12 +72,14 @@ const EVENT_SCHEMAS = {
     'participant.added',
     z.object({
       conversationId: z.string(),
-      userId: z.string(),
+      userIds: z.array(z.string()).min(1).meta({
+        description: 'Everyone the one request added (up to 1,000), in the order it named them',
+      }),
       role: Participant.shape.role,
       addedBy: z.string(),
     }),
-    'Someone joined a conversation you are in',
-    { conversationId: '12', userId: '9', role: 'member', addedBy: '7' },
+    'People joined a conversation you are in: one event for everyone one request (or MLS commit) added',
+    { conversationId: '12', userIds: ['9', '10'], role: 'member', addedBy: '7' },
   ),
   'participant.removed': event(
     'participant.removed',

@@ -253,8 +253,9 @@ export class PushDispatcher implements PushService {
         senderId: Number(message.senderId),
       });
     } else if (event.type === 'participant.added') {
-      const added = JSON.parse(event.data) as { userId: string; addedBy: string };
-      await insertUserDeliveries(trx, Number(added.userId), {
+      // Logged before one event named everyone a request added, it named one user.
+      const added = JSON.parse(event.data) as { userIds?: string[]; userId?: string; addedBy: string };
+      await insertUserDeliveries(trx, (added.userIds ?? [added.userId!]).map(Number), {
         ...base,
         kind: 'added',
         messageId: null,

@@ -93,14 +93,19 @@ export async function insertMessageDeliveries(db: Executor, n: OwedNotification)
   );
 }
 
-/** Owes a notification to a user's subscribed devices, unless they muted the conversation. */
-export async function insertUserDeliveries(db: Executor, userId: number, n: OwedNotification): Promise<void> {
+/** Owes a notification to these users' subscribed devices, except theirs who muted the conversation. */
+export async function insertUserDeliveries(
+  db: Executor,
+  userIds: readonly number[],
+  n: OwedNotification,
+): Promise<void> {
+  // At most 1,000 users (one request's newcomers): within both databases' bound-parameter limits.
   await db.raw(
     `${INSERT}
        FROM push_subscriptions s
-      WHERE s.user_id = ? AND ${NOT_MUTED}
+      WHERE s.user_id IN (${userIds.map(() => '?').join(', ')}) AND ${NOT_MUTED}
      ${UNLESS_OWED}`,
-    [...insertArgs(n), userId, n.conversationId],
+    [...insertArgs(n), ...userIds, n.conversationId],
   );
 }
 

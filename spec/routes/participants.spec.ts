@@ -28,7 +28,12 @@ describe('groups', () => {
         });
         const added = await bobStream.nextEvent();
         expect(added.type).to.equal('participant.added');
-        expect(added.data).to.include({ conversationId: id, userId: carol.id, addedBy: alice.id });
+        expect(added.data).to.deep.equal({
+          conversationId: id,
+          userIds: [carol.id],
+          role: 'member',
+          addedBy: alice.id,
+        });
         const created = await carolStream.nextEvent();
         expect(created.type).to.equal('conversation.created');
         expect(created.data.id).to.equal(id);
@@ -39,7 +44,7 @@ describe('groups', () => {
       }
     });
 
-    it('starts newcomers added together at conversation.created, after all of their participant.added', async () => {
+    it('announces newcomers added together in one participant.added, and starts them at their conversation.created', async () => {
       const id = await group(alice, [bob]);
       const bobStream = await SseReader.live(t.url, bob.token);
       const carolStream = await SseReader.live(t.url, carol.token);
@@ -49,15 +54,14 @@ describe('groups', () => {
         });
         expect(res.status).to.equal(200);
         const sent = await alice.api.post(`/conversations/${id}/message`, { body: 'welcome' });
-        // The members hear of each newcomer…
-        const heard = await bobStream.events(3);
-        expect(heard.map((e) => [e.type, e.data.userId ?? e.data.body])).to.deep.equal([
-          ['participant.added', carol.id],
-          ['participant.added', dave.id],
+        // The members hear of both newcomers at once…
+        const heard = await bobStream.events(2);
+        expect(heard.map((e) => [e.type, e.data.userIds ?? e.data.body])).to.deep.equal([
+          ['participant.added', [carol.id, dave.id]],
           ['message.created', 'welcome'],
         ]);
         // …while a newcomer's first event of the conversation is the conversation itself, listing
-        // both, and nothing of the other newcomer's arrival comes before or after it.
+        // both, and nothing of the newcomers' arrival comes before or after it.
         const [created, next] = await carolStream.events(2);
         expect(created!.type).to.equal('conversation.created');
         expect(created!.data.participants.map((p: { id: string }) => p.id)).to.include.members([

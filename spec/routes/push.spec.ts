@@ -99,19 +99,26 @@ describe('Offline notifications (Web Push)', () => {
     expect(pushes[0]!.payload.title).to.equal('muted group');
   });
 
-  it('tells a subscribed device when its user is added to a group', async () => {
+  it('tells a subscribed device when its user is added to a group, each of those added at once', async () => {
     const { alice, bob } = t.users;
-    const carol = await t.signUp('carol');
-    const phone = await subscribedDevice(carol);
+    const [carol, dave] = await Promise.all([t.signUp('carol'), t.signUp('dave')]);
+    const phones = await Promise.all([subscribedDevice(carol), subscribedDevice(dave)]);
     const conversationId = await group(alice, [bob], 'new group');
     const added = await alice.api.post(`/conversations/${conversationId}/participants`, {
-      userIds: [carol.id],
+      userIds: [carol.id, dave.id],
     });
     expect(added.status, added.text).to.be.oneOf([200, 201]);
     await pushSettled(t.server);
-    const pushes = receiver.received(phone.endpoint);
-    expect(pushes).to.have.length(1);
-    expect(pushes[0]!.payload).to.include({ type: 'added', conversationId, senderId: alice.id, body: null });
+    for (const phone of phones) {
+      const pushes = receiver.received(phone.endpoint);
+      expect(pushes).to.have.length(1);
+      expect(pushes[0]!.payload).to.include({
+        type: 'added',
+        conversationId,
+        senderId: alice.id,
+        body: null,
+      });
+    }
   });
 
   it('ends a subscription its push service answers 410 for, and shows the failure until then', async () => {
