@@ -66,6 +66,11 @@ export const postgres: DatabaseDialect = {
     await trx.raw('SELECT pg_advisory_xact_lock(?, ?)', [USER_LOCK_CLASS, userId]);
   },
 
+  // Held-back events matter to one statement too: the same snapshot and wait.
+  readStatementConsistently(db, read) {
+    return postgres.readConsistently(db, read);
+  },
+
   /**
    * One REPEATABLE READ snapshot, retried while it holds committed events above the readers'
    * horizon: such events are in the state but sort after the head position, so a stream opened

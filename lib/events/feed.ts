@@ -2,7 +2,7 @@ import type { Db, Executor } from '../store/db.ts';
 import { selectEventsForUser, selectLogBounds } from '../store/events.ts';
 import { isAfter, type Position } from '../store/position.ts';
 import { nowIso } from '../util/time.ts';
-import { readConsistently } from './log.ts';
+import { readConsistently, readStatementConsistently } from './log.ts';
 import { WireEvent } from './wire.ts';
 
 /** Where a client's feed starts: after `after`, with a `reset` event first if its cursor could not be served. */
@@ -20,7 +20,9 @@ export interface StartingPoint {
  * from the head.
  */
 export function startingPoint(db: Db, cursor: Position | undefined): Promise<StartingPoint> {
-  return cursor === undefined ? readConsistently(db, (trx) => startFrom(trx, cursor)) : startFrom(db, cursor);
+  return cursor === undefined
+    ? readStatementConsistently(db, (executor) => startFrom(executor, cursor))
+    : startFrom(db, cursor);
 }
 
 /** startingPoint on an executor that is already as consistent as the caller needs. */

@@ -33,6 +33,8 @@ export interface Dialect {
   lockUser(trx: Knex.Transaction, userId: number): Promise<void>;
   /** Runs `read` on one snapshot in which the log's head agrees with the state read beside it. */
   readConsistently<T>(db: Db, read: (trx: Knex.Transaction) => Promise<T>): Promise<T>;
+  /** readConsistently for a read of one statement, without a transaction where one statement is a snapshot. */
+  readStatementConsistently<T>(db: Db, read: (db: Executor) => Promise<T>): Promise<T>;
   /** Brings the schema up to date, safe with several nodes starting at once; names what it applied. */
   migrate(db: Db): Promise<string[]>;
   /**

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { expect } from 'chai';
 import { direct, poll, send } from '../helpers/chat.ts';
 import { useServer } from '../helpers/fixture.ts';
+import { onPostgres } from '../helpers/postgres.ts';
 import { BearerEventSource, type ParleyEvent, SseReader } from '../helpers/sse.ts';
 
 const HEARTBEAT_MS = 400;
@@ -35,6 +36,25 @@ describe('GET /events (Server-Sent Events)', () => {
     expect(reader.headers.get('content-encoding')).to.equal(null);
     const first = await reader.nextFrame();
     expect(first.retry).to.be.a('number').above(0);
+  });
+
+  it('opens from now with the log head read in one statement: no transaction on SQLite', async () => {
+    // A knex transaction around that one read cost every stream opening a transaction-bound knex
+    // instance, ~20 KB of short-lived heap (the streams bench's RSS per stream: issue 16).
+    const transactions: string[] = [];
+    const onQuery = (q: { sql: string }) => {
+      if (/^(begin|start transaction)/i.test(q.sql)) transactions.push(q.sql);
+    };
+    const { db } = t.server.parley.deps;
+    db.on('query', onQuery);
+    try {
+      track(await SseReader.live(t.url, bob.token));
+    } finally {
+      db.off('query', onQuery);
+    }
+    // PostgreSQL reads it in a REPEATABLE READ snapshot, which waits out events held back below the horizon.
+    if (onPostgres) expect(transactions).to.have.length.above(0);
+    else expect(transactions).to.deep.equal([]);
   });
 
   it('sends a comment heartbeat every SSE_HEARTBEAT_MS while nothing happens', async () => {
