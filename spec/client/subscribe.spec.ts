@@ -14,6 +14,7 @@ import type { TestUser } from '../helpers/client.ts';
 import { useServer } from '../helpers/fixture.ts';
 import { FlakyNetwork } from '../helpers/flaky-network.ts';
 import { SseReader } from '../helpers/sse.ts';
+import { hubCaughtUp } from '../helpers/statements.ts';
 import { Timeline } from '../helpers/timeline.ts';
 
 /** A message as the subscriber saw it, and the transport that brought it. */
@@ -183,6 +184,9 @@ describe('client SDK: subscribe()', () => {
         const { cursor: old } = (await poll(t.users.alice, { timeout: 0 })).body;
         await send(t.users.bob, conversationId, 'expired');
         // Everything logged so far is now older than the retention.
+        // Retention prunes what the node fanned out long ago: a poll at the node's fan-out position
+        // reads nothing, so pruning the send before the hub reads it would hide the gap (seen on CI).
+        await hubCaughtUp(t.server);
         await pruneEvents(t.server.parley.deps.db, new Date(Date.now() + 60_000).toISOString());
 
         const store = memoryCursorStore(old);
