@@ -21,13 +21,13 @@ import {
   selectDeliveryStates,
 } from '../store/push-deliveries.ts';
 import { nowIso } from '../util/time.ts';
-import { BatchedDeletes } from './batched-deletes.ts';
-import { BatchedBudget } from './device-budget.ts';
+import { takeDeviceBudgets } from './device-budget.ts';
 import { EncryptionPool } from './encryption-pool.ts';
 import { EndpointRefused } from './endpoint-guard.ts';
 import { type DeviceLiveness, DeviceLivenessTracker } from './liveness.ts';
 import { notificationOf } from './notification.ts';
 import { type PushOutcome, pushOriginOf, sendToGateway, sendWebPush, VapidHeaders } from './senders.ts';
+import { StatementBatcher } from './statement-batcher.ts';
 import { PushTransport } from './transport.ts';
 import type { VapidKeys } from './vapid.ts';
 
@@ -116,8 +116,10 @@ export class PushDispatcher implements PushService {
   private readonly transport: PushTransport;
   private readonly vapidHeaders: VapidHeaders;
   private readonly encryption = new EncryptionPool();
-  private readonly deletes: BatchedDeletes;
-  private readonly budget: BatchedBudget;
+  /** Settled deliveries deleted a statement per group; each push waits for its row to be gone (at least once). */
+  private readonly deletes: StatementBatcher<number, undefined>;
+  /** Devices' budgets taken a statement per group, each as its push starts: null when taken, else when the window ends. */
+  private readonly budget: StatementBatcher<string, string | null>;
   readonly counters = {
     sent: 0,
     retried: 0,
@@ -161,8 +163,13 @@ export class PushDispatcher implements PushService {
     this.liveness = new DeviceLivenessTracker(deps, options.pollWindowMs, options.streamGraceMs);
     this.transport = new PushTransport(options.allowPrivateEndpoints, options.timeoutMs);
     this.vapidHeaders = new VapidHeaders(options.vapid);
-    this.deletes = new BatchedDeletes((ids) => deleteDeliveries(deps.db, ids));
-    this.budget = new BatchedBudget(deps.db, options.deviceWindowMs, options.deviceLimit);
+    this.deletes = new StatementBatcher(async (ids) => {
+      await deleteDeliveries(deps.db, ids);
+      return ids.map(() => undefined);
+    });
+    this.budget = new StatementBatcher((deviceIds) =>
+      takeDeviceBudgets(deps.db, deviceIds, Date.now(), options.deviceWindowMs, options.deviceLimit),
+    );
   }
 
   async start(): Promise<void> {
@@ -318,7 +325,7 @@ export class PushDispatcher implements PushService {
     // One that has waited (for a retry or the device's next window) gives way to a newer one.
     if (state.hasNewer) {
       this.counters.coalesced++;
-      await this.deletes.delete(row.id);
+      await this.deletes.add(row.id);
       return;
     }
     const { subscription } = state;
@@ -326,7 +333,7 @@ export class PushDispatcher implements PushService {
     const notification = subscription && !live ? notificationOf(row, state, this.options.previews) : null;
     if (!subscription || !notification) {
       this.counters.skipped++;
-      await this.deletes.delete(row.id);
+      await this.deletes.add(row.id);
       return;
     }
     const origin = pushOriginOf(subscription);
@@ -336,7 +343,7 @@ export class PushDispatcher implements PushService {
     }
     let outcome: PushOutcome;
     try {
-      const windowEnd = await this.budget.take(row.device_id);
+      const windowEnd = await this.budget.add(row.device_id);
       if (windowEnd !== null) {
         await this.holdBack(row, windowEnd);
         return;
@@ -369,7 +376,7 @@ export class PushDispatcher implements PushService {
     const { db } = this.deps;
     if (await hasNewerDelivery(db, row)) {
       this.counters.coalesced++;
-      await this.deletes.delete(row.id);
+      await this.deletes.add(row.id);
       return;
     }
     this.counters.deferred++;
@@ -417,7 +424,7 @@ export class PushDispatcher implements PushService {
     const { db, log } = this.deps;
     if (outcome.kind === 'sent') {
       this.counters.sent++;
-      await this.deletes.delete(row.id);
+      await this.deletes.add(row.id);
       return;
     }
     const at = nowIso();
@@ -433,7 +440,7 @@ export class PushDispatcher implements PushService {
     if (outcome.kind === 'failed' || retryAt - Date.parse(row.created_at) > GIVE_UP_MS) {
       this.counters.dropped++;
       log.warn({ device: row.device_id, detail: outcome.detail, attempts: row.attempts + 1 }, 'push dropped');
-      await this.deletes.delete(row.id);
+      await this.deletes.add(row.id);
       return;
     }
     this.counters.retried++;
