@@ -5,11 +5,11 @@ import {
   selectMember,
   selectMemberView,
 } from '../store/conversations.ts';
-import type { Executor, Runner } from '../store/db.ts';
+import type { Runner } from '../store/db.ts';
 
 /** The caller's view of a conversation, or 404 — a conversation you are not in does not exist for you. */
 export async function memberViewOf(
-  db: Executor,
+  db: Runner,
   conversationId: number,
   userId: number,
 ): Promise<ConversationView> {

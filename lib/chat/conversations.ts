@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { Config } from '../config.ts';
 import type { Store } from '../events/log.ts';
-import { commitWithEvents, readConsistently } from '../events/log.ts';
+import { commitWithEvents, readConsistently, readPreparedConsistently } from '../events/log.ts';
 import { groupFull, invalid, malformedCursor, noOtherParticipant } from '../http/problems.ts';
 import { type Conversation, EMBEDDED_PARTICIPANTS, type Message } from '../http/schemas.ts';
 import {
@@ -14,8 +14,9 @@ import {
   selectConversationsOf,
   selectDirectConversation,
   selectParticipants,
+  selectParticipantsOf,
 } from '../store/conversations.ts';
-import type { Executor } from '../store/db.ts';
+import type { Executor, Runner } from '../store/db.ts';
 import { isUniqueViolation } from '../store/db.ts';
 import { selectHeadPosition } from '../store/events.ts';
 import { insertMemberships, setJoinedEvent } from '../store/memberships.ts';
@@ -39,21 +40,24 @@ async function presentConversations(db: Executor, views: ConversationView[]): Pr
     EMBEDDED_PARTICIPANTS,
   );
   const byConversation = groupBy(participants, (p) => p.conversation_id);
-  return views.map((v) => ({
-    id: String(v.id),
-    type: v.type,
-    title: v.title,
-    ...presentParticipants(byConversation.get(v.id) ?? []),
-    createdBy: String(v.created_by),
-    createdAt: v.created_at,
-    updatedAt: v.updated_at,
-    lastMessage: v.last_id === null ? null : presentMessage(lastMessageOf(v)),
-    unreadCount: Number(v.unread_count),
-    encrypted: Boolean(v.encrypted),
-    epoch: Number(v.epoch),
-    notifications: v.muted_by === null ? 'all' : 'none',
-  }));
+  return views.map((v) => presentConversation(v, byConversation.get(v.id) ?? []));
 }
+
+/** The public shape of a member's view of a conversation, with the participants it embeds. */
+const presentConversation = (v: ConversationView, participants: ShownParticipantRow[]): ConversationJson => ({
+  id: String(v.id),
+  type: v.type,
+  title: v.title,
+  ...presentParticipants(participants),
+  createdBy: String(v.created_by),
+  createdAt: v.created_at,
+  updatedAt: v.updated_at,
+  lastMessage: v.last_id === null ? null : presentMessage(lastMessageOf(v)),
+  unreadCount: Number(v.unread_count),
+  encrypted: Boolean(v.encrypted),
+  epoch: Number(v.epoch),
+  notifications: v.muted_by === null ? 'all' : 'none',
+});
 
 /** What a Conversation embeds of its participants: the first few, and how many there are. */
 export const presentParticipants = (rows: readonly ShownParticipantRow[]) => ({
@@ -158,9 +162,8 @@ export async function createConversation(
 }
 
 /** The public shape of a member's view of a conversation. */
-async function conversationFor(db: Executor, view: ConversationView): Promise<ConversationJson> {
-  const [shown] = await presentConversations(db, [view]);
-  return shown!;
+async function conversationFor(db: Runner, view: ConversationView): Promise<ConversationJson> {
+  return presentConversation(view, await selectParticipantsOf(db, view.id, EMBEDDED_PARTICIPANTS));
 }
 
 /** A conversation as one of its current members sees it (404 for anyone else). */
@@ -212,7 +215,7 @@ export async function getConversation(
   hasMore: boolean;
   eventCursor: string;
 }> {
-  return readConsistently(deps.db, async (trx) => {
+  return readPreparedConsistently(deps.db, async (trx) => {
     const head = await selectHeadPosition(trx);
     const membership = await memberViewOf(trx, conversationId, userId);
     const history = await selectHistory(trx, conversationId, {

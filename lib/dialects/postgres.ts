@@ -1,9 +1,9 @@
 import type { Knex } from 'knex';
 import pg from 'pg';
-import type { Db, Executor } from '../store/db.ts';
+import type { Db, Runner } from '../store/db.ts';
 import { migrationSource } from '../store/migrations.ts';
 import type { Position } from '../store/position.ts';
-import { prepared } from '../store/prepared.ts';
+import { prepared, preparedTransaction } from '../store/prepared.ts';
 import type { DatabaseDialect } from './dialect.ts';
 import { PgBus } from './postgres-bus.ts';
 
@@ -34,9 +34,26 @@ const RETRY = Symbol('retry');
 
 const HELD_BACK = `EXISTS (SELECT 1 FROM events h WHERE h.tx >= ${HORIZON})`;
 
-async function hasHeldBackEvents(db: Executor): Promise<boolean> {
-  const result = await db.raw(`SELECT ${HELD_BACK} AS held`);
-  return Boolean(result.rows[0]?.held);
+// Asked by every consistent read (a history page, a stream opened from now): built once.
+const heldBackStatement = prepared([], (db) => db.raw(`SELECT ${HELD_BACK} AS held`));
+
+async function hasHeldBackEvents(db: Runner): Promise<boolean> {
+  const [row] = await heldBackStatement.rows<{ held: boolean }>(db, {});
+  return Boolean(row?.held);
+}
+
+/**
+ * Runs `attempt` (one consistent read) until its snapshot holds no event back, waiting 2 ms,
+ * doubling to 100 ms, in between. `wait` tells the attempt whether it may still give up for
+ * another (RETRY); after CONSISTENT_READ_WAIT_MS it reads whatever its snapshot holds.
+ */
+async function waitOutHeldBack<T>(attempt: (wait: boolean) => Promise<T | typeof RETRY>): Promise<T> {
+  const deadline = Date.now() + CONSISTENT_READ_WAIT_MS;
+  for (let delay = 2; ; delay = Math.min(delay * 2, 100)) {
+    const result = await attempt(Date.now() < deadline);
+    if (result !== RETRY) return result;
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
 }
 
 // Taken by every send: built once (lib/store/prepared.ts).
@@ -50,7 +67,6 @@ export const postgres: DatabaseDialect = {
   logAfterArgs: (p: Position) => [p.tx, p.tx, p.id],
   logOrder: (prefix = '', direction = 'ASC') => `${prefix}tx ${direction}, ${prefix}id ${direction}`,
   readable: `AND e.tx < ${HORIZON}`,
-  hasHeldBackEvents,
   heldBack: HELD_BACK,
 
   async lockConversations(trx, conversationIds) {
@@ -66,30 +82,28 @@ export const postgres: DatabaseDialect = {
     await trx.raw('SELECT pg_advisory_xact_lock(?, ?)', [USER_LOCK_CLASS, userId]);
   },
 
-  // Held-back events matter to one statement too: the same snapshot and wait.
-  readStatementConsistently(db, read) {
-    return postgres.readConsistently(db, read);
-  },
-
   /**
    * One REPEATABLE READ snapshot, retried while it holds committed events above the readers'
    * horizon: such events are in the state but sort after the head position, so a stream opened
    * from it would repeat them.
    */
-  async readConsistently<T>(db: Db, read: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
-    const deadline = Date.now() + CONSISTENT_READ_WAIT_MS;
-    for (let delay = 2; ; delay = Math.min(delay * 2, 100)) {
-      const result = await db.transaction(
-        async (trx) => {
-          if (Date.now() < deadline && (await hasHeldBackEvents(trx))) return RETRY;
-          return read(trx);
-        },
-        { isolationLevel: 'repeatable read', readOnly: true },
-      );
-      if (result !== RETRY) return result as T;
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
-  },
+  readConsistently: (db, read) =>
+    waitOutHeldBack((wait) =>
+      db.transaction(async (trx) => (wait && (await hasHeldBackEvents(trx)) ? RETRY : read(trx)), {
+        isolationLevel: 'repeatable read',
+        readOnly: true,
+      }),
+    ),
+
+  // The same snapshot and wait, in a prepared transaction.
+  readPreparedConsistently: (db, read) =>
+    waitOutHeldBack((wait) =>
+      preparedTransaction(
+        db,
+        async (trx) => (wait && (await hasHeldBackEvents(trx)) ? RETRY : read(trx)),
+        'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+      ),
+    ),
 
   /**
    * The configured schema is created first, and an advisory lock serialises whole runs: knex's own

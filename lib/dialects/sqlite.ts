@@ -6,6 +6,7 @@ import { LocalBus } from '../events/bus.ts';
 import type { Dialect } from '../store/dialect.ts';
 import { migrationSource } from '../store/migrations.ts';
 import type { Position } from '../store/position.ts';
+import { onOneConnection } from '../store/prepared.ts';
 import type { DatabaseDialect } from './dialect.ts';
 import { CHECKPOINT_BACKSTOP_PAGES, startCheckpointer } from './sqlite-checkpointer.ts';
 
@@ -21,7 +22,6 @@ export const sqlite: DatabaseDialect = {
   logAfterArgs: (p: Position) => [p.id],
   logOrder: (prefix = '', direction = 'ASC') => `${prefix}id ${direction}`,
   readable: '',
-  hasHeldBackEvents: async () => false,
   heldBack: null,
   // The single writer already runs one transaction at a time.
   lockConversations: async () => {},
@@ -29,10 +29,11 @@ export const sqlite: DatabaseDialect = {
   claimRows: (query) => query,
   // Its one connection makes any transaction a consistent read.
   readConsistently: (db, read) => db.transaction(read),
-  // A statement is a snapshot by itself. A knex transaction costs a transaction-bound knex instance:
-  // around the head read of every stream opening, ~20 KB of short-lived heap that outlived the
-  // young generation while thousands of streams opened (a sampling heap profile of the streams bench).
-  readStatementConsistently: (db, read) => read(db),
+  // Its one connection, held for the read, is a snapshot without a transaction: no write can run on
+  // it in between. A knex transaction costs a transaction-bound knex instance: around the head read
+  // of every stream opening, ~20 KB of short-lived heap that outlived the young generation while
+  // thousands of streams opened (a sampling heap profile of the streams bench).
+  readPreparedConsistently: (db, read) => onOneConnection(db, read),
   migrate: async (db) => {
     const [, applied] = await db.migrate.latest();
     return applied;

@@ -1,8 +1,8 @@
-import type { Db, Executor } from '../store/db.ts';
+import type { Db, Executor, Runner } from '../store/db.ts';
 import { selectEventsForUser, selectLogBounds } from '../store/events.ts';
 import { isAfter, type Position } from '../store/position.ts';
 import { nowIso } from '../util/time.ts';
-import { readConsistently, readStatementConsistently } from './log.ts';
+import { readConsistently, readPreparedConsistently } from './log.ts';
 import { WireEvent } from './wire.ts';
 
 /** Where a client's feed starts: after `after`, with a `reset` event first if its cursor could not be served. */
@@ -21,12 +21,12 @@ export interface StartingPoint {
  */
 export function startingPoint(db: Db, cursor: Position | undefined): Promise<StartingPoint> {
   return cursor === undefined
-    ? readStatementConsistently(db, (executor) => startFrom(executor, cursor))
+    ? readPreparedConsistently(db, (trx) => startFrom(trx, cursor))
     : startFrom(db, cursor);
 }
 
 /** startingPoint on an executor that is already as consistent as the caller needs. */
-async function startFrom(db: Executor, cursor: Position | undefined): Promise<StartingPoint> {
+async function startFrom(db: Runner, cursor: Position | undefined): Promise<StartingPoint> {
   const { head, prunedThrough } = await selectLogBounds(db);
   if (cursor === undefined) return { after: head, reset: null };
   if (isAfter(prunedThrough, cursor) || isAfter(cursor, head) || isForeign(cursor, head)) {

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Db, Executor, Runner } from '../store/db.ts';
+import type { Db, Runner } from '../store/db.ts';
 import { dialectOf } from '../store/dialect.ts';
 import {
   type ConversationEvent,
@@ -94,6 +94,6 @@ export async function commitPreparedWithEvents<T>(
 export const readConsistently = <T>(db: Db, read: (trx: Knex.Transaction) => Promise<T>): Promise<T> =>
   dialectOf(db).readConsistently(db, read);
 
-/** readConsistently for a read of one statement, which needs no transaction on some databases. */
-export const readStatementConsistently = <T>(db: Db, read: (db: Executor) => Promise<T>): Promise<T> =>
-  dialectOf(db).readStatementConsistently(db, read);
+/** readConsistently for a read of prepared statements only (lib/store/prepared.ts): a hot read. */
+export const readPreparedConsistently = <T>(db: Db, read: (trx: Runner) => Promise<T>): Promise<T> =>
+  dialectOf(db).readPreparedConsistently(db, read);

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Executor, Runner } from './db.ts';
 import type { RecordEvent } from './events.ts';
 import { endMembership } from './memberships.ts';
@@ -159,14 +160,20 @@ const selectMemberStatement = prepared(['conversationId', 'userId'], (db, p) =>
 
 /** The user's view of a conversation they are a member of now; undefined if they are not. */
 export async function selectMemberView(
-  db: Executor,
+  db: Runner,
   conversationId: number,
   userId: number,
 ): Promise<ConversationView | undefined> {
-  return memberViews(db)
-    .where({ 'memberships.conversation_id': conversationId, 'memberships.user_id': userId })
-    .first();
+  const [row] = await selectMemberViewStatement.rows<ConversationView>(db, { conversationId, userId });
+  return row;
 }
+
+// Every history page and most changes to a conversation ask: built once (lib/store/prepared.ts).
+const selectMemberViewStatement = prepared(['conversationId', 'userId'], (db, p) =>
+  memberViews(db)
+    .where({ 'memberships.conversation_id': p.conversationId, 'memberships.user_id': p.userId })
+    .first(),
+);
 
 /** One page of the user's conversations, most recent activity first, after the (at, id) position. */
 export async function selectConversationsOf(
@@ -218,29 +225,56 @@ const currentParticipants = (db: Executor) =>
   db('memberships').join('users', 'users.id', 'memberships.user_id').whereNull('memberships.left_event_id');
 
 /**
- * The longest-standing `perConversation` current participants of several conversations, each with
- * its conversation's participant count, in one query: what a list shows stays bounded however big
- * the groups are.
+ * The longest-standing `perConversation` current participants of the conversations `among` picks,
+ * each with its conversation's participant count, in one query: what a conversation shows stays
+ * bounded however big the group is.
  */
-export async function selectParticipants(
-  db: Executor,
-  conversationIds: readonly number[],
-  perConversation: number,
-): Promise<ShownParticipantRow[]> {
-  if (conversationIds.length === 0) return [];
-  const ranked = currentParticipants(db)
-    .select([
+function shownParticipants(
+  db: Knex,
+  among: (q: Knex.QueryBuilder) => Knex.QueryBuilder,
+  perConversation: Knex.Value,
+): Knex.QueryBuilder {
+  const ranked = among(
+    currentParticipants(db).select([
       ...PARTICIPANT_COLUMNS,
       db.raw('ROW_NUMBER() OVER (PARTITION BY memberships.conversation_id ORDER BY memberships.id) AS seat'),
       db.raw('COUNT(*) OVER (PARTITION BY memberships.conversation_id) AS participant_count'),
-    ])
-    .whereIn('memberships.conversation_id', conversationIds);
+    ]),
+  );
   return db
     .select('conversation_id', 'id', 'username', 'display_name', 'avatar_url', 'role', 'participant_count')
     .from(ranked.as('ranked'))
     .where('seat', '<=', perConversation)
     .orderBy([{ column: 'conversation_id' }, { column: 'seat' }]);
 }
+
+/** shownParticipants of several conversations (a page of the conversation list). */
+export async function selectParticipants(
+  db: Executor,
+  conversationIds: readonly number[],
+  perConversation: number,
+): Promise<ShownParticipantRow[]> {
+  if (conversationIds.length === 0) return [];
+  return shownParticipants(
+    db,
+    (q) => q.whereIn('memberships.conversation_id', conversationIds),
+    perConversation,
+  );
+}
+
+/** shownParticipants of one conversation (a history page, a conversation's own view). */
+export async function selectParticipantsOf(
+  db: Runner,
+  conversationId: number,
+  perConversation: number,
+): Promise<ShownParticipantRow[]> {
+  return participantsOfStatement.rows<ShownParticipantRow>(db, { conversationId, perConversation });
+}
+
+// Built once (lib/store/prepared.ts).
+const participantsOfStatement = prepared(['conversationId', 'perConversation'], (db, p) =>
+  shownParticipants(db, (q) => q.where('memberships.conversation_id', p.conversationId), p.perConversation),
+);
 
 /** One page of a conversation's current participants, longest-standing first, after a membership id. */
 export async function selectParticipantsPage(

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Db, Executor, Runner } from './db.ts';
+import type { Db, Runner } from './db.ts';
 import type { Position } from './position.ts';
 
 /**
@@ -17,9 +17,10 @@ export interface Dialect {
   logOrder(prefix?: string, direction?: 'ASC' | 'DESC'): string;
   /** `AND …` that keeps a read of the log (alias `e`) to events nothing can still precede; or ''. */
   readonly readable: string;
-  /** Whether committed events wait above that horizon for an older transaction to end. */
-  hasHeldBackEvents(db: Executor): Promise<boolean>;
-  /** The same question as an SQL condition, to ask in the statement that reads the log; null where nothing is ever held back. */
+  /**
+   * Whether committed events wait above that horizon for an older transaction to end, as an SQL
+   * condition to ask in the statement that reads the log; null where nothing is ever held back.
+   */
   readonly heldBack: string | null;
   /** Serialises writers to these conversations until the transaction ends. */
   lockConversations(trx: Runner, conversationIds: readonly number[]): Promise<void>;
@@ -33,8 +34,11 @@ export interface Dialect {
   lockUser(trx: Knex.Transaction, userId: number): Promise<void>;
   /** Runs `read` on one snapshot in which the log's head agrees with the state read beside it. */
   readConsistently<T>(db: Db, read: (trx: Knex.Transaction) => Promise<T>): Promise<T>;
-  /** readConsistently for a read of one statement, without a transaction where one statement is a snapshot. */
-  readStatementConsistently<T>(db: Db, read: (db: Executor) => Promise<T>): Promise<T>;
+  /**
+   * readConsistently for a read of prepared statements only (lib/store/prepared.ts), without knex's
+   * per-transaction instance: what a history page and a stream's "now" are read in.
+   */
+  readPreparedConsistently<T>(db: Db, read: (trx: Runner) => Promise<T>): Promise<T>;
   /** Brings the schema up to date, safe with several nodes starting at once; names what it applied. */
   migrate(db: Db): Promise<string[]>;
   /**

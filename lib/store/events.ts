@@ -287,26 +287,29 @@ export async function selectRecipients(
  * The ends of the readable log: `head`, the newest readable event (or the pruning point) — the
  * cursor that means "now" — and `prunedThrough`, how far retention removed events.
  */
-export async function selectLogBounds(db: Executor): Promise<{ head: Position; prunedThrough: Position }> {
-  const d = dialectOf(db);
-  const newest = `SELECT e.tx, e.id FROM events e WHERE 1 = 1 ${d.readable} ORDER BY ${d.logOrder('e.', 'DESC')} LIMIT 1`;
-  // One statement for both ends: every poll and stream opening asks.
-  const result = await db.raw(
-    `SELECT n.tx, n.id, p.tx AS pruned_tx, p.id AS pruned_id
-       FROM (SELECT 1 AS one) start
-       LEFT JOIN (${newest}) n ON 1 = 1
-       LEFT JOIN log_state p ON p.key = 'pruned_through'`,
-  );
+export async function selectLogBounds(db: Runner): Promise<{ head: Position; prunedThrough: Position }> {
   type Bounds = Record<'tx' | 'id' | 'pruned_tx' | 'pruned_id', number | string | null>;
   // Always one row: the bounds are joined onto a one-row select.
-  const [row] = rowsOf<Bounds>(result) as [Bounds];
+  const [row] = (await logBoundsStatement.rows<Bounds>(db, {})) as [Bounds];
   const prunedThrough =
     row.pruned_id === null ? ORIGIN : { tx: Number(row.pruned_tx), id: Number(row.pruned_id) };
   const head = row.id === null ? ORIGIN : { tx: Number(row.tx), id: Number(row.id) };
   return { head: latest(head, prunedThrough), prunedThrough };
 }
 
-export async function selectHeadPosition(db: Executor): Promise<Position> {
+// One statement for both ends, built once: every poll, stream opening and history page asks.
+const logBoundsStatement = prepared([], (knex) => {
+  const d = dialectOf(knex);
+  const newest = `SELECT e.tx, e.id FROM events e WHERE 1 = 1 ${d.readable} ORDER BY ${d.logOrder('e.', 'DESC')} LIMIT 1`;
+  return knex.raw(
+    `SELECT n.tx, n.id, p.tx AS pruned_tx, p.id AS pruned_id
+       FROM (SELECT 1 AS one) start
+       LEFT JOIN (${newest}) n ON 1 = 1
+       LEFT JOIN log_state p ON p.key = 'pruned_through'`,
+  );
+});
+
+export async function selectHeadPosition(db: Runner): Promise<Position> {
   return (await selectLogBounds(db)).head;
 }
 

@@ -108,21 +108,40 @@ export async function selectMessagesByIds(db: Executor, ids: readonly number[]):
  * page. Fetches one extra row to tell whether more exist in the paging direction.
  */
 export async function selectHistory(
-  db: Executor,
+  db: Runner,
   conversationId: number,
   opts: { visibleAfter: number; before?: number | undefined; after?: number | undefined; limit: number },
 ): Promise<{ rows: MessageRow[]; hasMore: boolean }> {
-  const q = db('messages')
-    .select(COLUMNS)
-    .where('conversation_id', conversationId)
-    .andWhere('id', '>', Math.max(opts.visibleAfter, opts.after ?? 0));
-  if (opts.before !== undefined) q.andWhere('id', '<', opts.before);
   const ascending = opts.after !== undefined && opts.before === undefined;
-  const rows: MessageRow[] = await q.orderBy('id', ascending ? 'asc' : 'desc').limit(opts.limit + 1);
+  const statement = ascending ? pageUp : opts.before === undefined ? newestPage : pageDown;
+  const rows = await statement.rows<MessageRow>(db, {
+    conversationId,
+    above: Math.max(opts.visibleAfter, opts.after ?? 0),
+    below: opts.before ?? null,
+    limit: opts.limit + 1,
+  });
   const hasMore = rows.length > opts.limit;
   const page = rows.slice(0, opts.limit);
   return { rows: ascending ? page : page.reverse(), hasMore };
 }
+
+/**
+ * The shapes of a history page, each built once (lib/store/prepared.ts): ids above `above` — and,
+ * paging back, below `below` — newest first, or oldest first paging forward. Raw for its LIMIT,
+ * which knex's builder only takes as a number.
+ */
+const historyPage = (order: 'ASC' | 'DESC', bounded: boolean) =>
+  prepared(['conversationId', 'above', 'below', 'limit'], (db, p) =>
+    db.raw(
+      `SELECT ${COLUMNS.join(', ')} FROM messages
+        WHERE conversation_id = ? AND id > ? ${bounded ? 'AND id < ?' : ''}
+        ORDER BY id ${order} LIMIT ?`,
+      [p.conversationId, p.above, ...(bounded ? [p.below] : []), p.limit],
+    ),
+  );
+const newestPage = historyPage('DESC', false);
+const pageDown = historyPage('DESC', true);
+const pageUp = historyPage('ASC', false);
 
 /** Deletes a message; returns how many rows went (0 when a concurrent delete got there first). */
 export async function deleteMessageRow(db: Executor, messageId: number): Promise<number> {

@@ -100,23 +100,40 @@ async function runNative(
 }
 
 /**
- * A transaction on one connection whose work runs prepared statements only: what a send commits
- * in. knex's own transaction builds a knex instance bound to it each time, which costs a send more
- * than its statements do; this one is BEGIN and COMMIT (or ROLLBACK) on the connection it holds.
+ * Runs `work` with one connection of `db` held for it: every prepared statement of the work runs on
+ * that connection (the pool's next one may be another), and nothing else runs on it meanwhile.
  */
-export async function preparedTransaction<T>(db: Db, work: (trx: Runner) => Promise<T>): Promise<T> {
+export async function onOneConnection<T>(db: Db, work: (conn: Runner) => Promise<T>): Promise<T> {
   const client = db.client;
   const connection = await client.acquireConnection();
-  // The statements of the work run on this connection: the pool's next one may be another.
-  const trx: Runner = {
+  const held: Runner = {
     client: Object.assign(Object.create(client), {
       acquireConnection: async () => connection,
       releaseConnection: async () => {},
     }),
   };
-  const control = (sql: string) => runNative(trx, { sql, values: [] });
   try {
-    await control('BEGIN');
+    return await work(held);
+  } finally {
+    await client.releaseConnection(connection);
+  }
+}
+
+/**
+ * A transaction on one connection whose work runs prepared statements only: what a send commits
+ * in, and what a consistent read of prepared statements reads in. knex's own transaction builds a
+ * knex instance bound to it each time, which costs a send more than its statements do; this one is
+ * `begin` (BEGIN, or a dialect's BEGIN with an isolation level) and COMMIT (or ROLLBACK) on the
+ * connection it holds.
+ */
+export function preparedTransaction<T>(
+  db: Db,
+  work: (trx: Runner) => Promise<T>,
+  begin = 'BEGIN',
+): Promise<T> {
+  return onOneConnection(db, async (trx) => {
+    const control = (sql: string) => runNative(trx, { sql, values: [] });
+    await control(begin);
     try {
       const result = await work(trx);
       await control('COMMIT');
@@ -127,7 +144,5 @@ export async function preparedTransaction<T>(db: Db, work: (trx: Runner) => Prom
       await control('ROLLBACK').catch(() => {});
       throw err;
     }
-  } finally {
-    await client.releaseConnection(connection);
-  }
+  });
 }

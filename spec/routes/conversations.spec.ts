@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { createGroup, send } from '../helpers/chat.ts';
 import { Api, type TestUser } from '../helpers/client.ts';
 import { useServer } from '../helpers/fixture.ts';
+import { onPostgres } from '../helpers/postgres.ts';
 import { countStatements, hubCaughtUp } from '../helpers/statements.ts';
 
 interface Msg {
@@ -338,6 +339,33 @@ describe('conversations', () => {
       expect(res.body.messages).to.deep.equal(messages);
       expect(res.body.hasMore).to.equal(false);
       expect(res.body.eventCursor).to.be.a('string').and.not.equal('');
+    });
+
+    it('reads a page in statements built once (prepared), in no knex transaction', async () => {
+      // issue 16: a knex transaction (a transaction-bound knex instance each time) and four
+      // statements built per request cost a history page more than SQLite's own work.
+      await history(bob); // a token's first request checks its session: not the page's work
+      await hubCaughtUp(t.server);
+      const { db } = t.server.parley.deps;
+      const seen: { sql: string; method: string }[] = [];
+      const onQuery = (q: { sql: string; method: string }) => seen.push(q);
+      db.on('query', onQuery);
+      let res: Awaited<ReturnType<typeof history>>;
+      try {
+        res = await history(bob, `?limit=4&before=${messages[5]!.id}`);
+      } finally {
+        db.off('query', onQuery);
+      }
+      expect(bodiesOf(res.body.messages)).to.deep.equal(['m1', 'm2', 'm3', 'm4']);
+      // The devices' liveness tracker writes on its own timer, whatever the request.
+      const built = seen.filter((q) => q.method !== 'prepared' && !/\bdevices\b/.test(q.sql));
+      expect(built).to.deep.equal([]);
+      const transactions = seen.filter((q) => /^begin/i.test(q.sql)).map((q) => q.sql);
+      // SQLite reads on its one connection, held: no write runs in between. PostgreSQL reads in
+      // a REPEATABLE READ snapshot, which waits out events held back below the horizon.
+      expect(transactions).to.deep.equal(
+        onPostgres ? ['BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'] : [],
+      );
     });
 
     it('returns the newest 50 by default and up to 200 with limit', async function () {
