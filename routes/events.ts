@@ -75,12 +75,17 @@ export const eventRoutes = [
       // The handler returns once the stream is live; the stream reports its own end to presence.
       // Awaited: once the stream is live, no node pushes to this device any more.
       const leftDevice = await deviceConnected(deps.push.liveness, session, 'stream');
-      const leftPresence = deps.presence.connected(session.userId, 'stream');
+      // Online once the stream's starting point is fixed: announced earlier, the transition could
+      // commit before that read and so fall before the stream's own start.
+      let leftPresence = () => {};
+      const started = () => {
+        leftPresence = deps.presence.connected(session.userId, 'stream');
+      };
       const disconnected = () => {
         leftPresence();
         leftDevice();
       };
-      await serveEventStream(deps, ctx, session, cursor, disconnected);
+      await serveEventStream(deps, ctx, session, cursor, { started, ended: disconnected });
       return undefined;
     },
   }),

@@ -248,20 +248,22 @@ export interface StreamDeps {
  * Serves GET /events: subscribes, replays the backlog and returns once the stream is live. The
  * stream then lives on, held by the hub, the heartbeat and its socket alone, so the request's
  * context and the middleware chain are not kept alive for as long as the client stays connected.
- * `ended` is called once when the stream ends — or when it fails before opening, before this throws.
+ * `started` is called once its starting point is fixed, before the stream opens; `ended` once when
+ * the stream ends — or when it fails before opening, before this throws.
  */
 export async function serveEventStream(
   deps: StreamDeps,
   ctx: Koa.Context,
   session: Session,
   cursor: Position | undefined,
-  ended: () => void,
+  { started, ended }: { started: () => void; ended: () => void },
 ): Promise<void> {
   // Subscribe first and fix "now" before the client sees a byte: whatever commits once it has
   // the `retry:` line is after the starting point, so it is replayed or delivered live.
   const stream = new SseStream(deps, session, ctx.res, ended);
   try {
     const { after, reset } = await startingPoint(deps.db, cursor);
+    started();
     if (stream.closedBefore === 'revoked') throw sessionRevoked();
     if (stream.closedBefore === 'shutdown') throw unavailable('The server is restarting; reconnect shortly.');
     if (ctx.req.destroyed) {
