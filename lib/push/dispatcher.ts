@@ -22,13 +22,12 @@ import {
 } from '../store/push-deliveries.ts';
 import { nowIso } from '../util/time.ts';
 import { takeDeviceBudgets } from './device-budget.ts';
-import { EncryptionPool } from './encryption-pool.ts';
 import { EndpointRefused } from './endpoint-guard.ts';
 import { type DeviceLiveness, DeviceLivenessTracker } from './liveness.ts';
 import { notificationOf } from './notification.ts';
+import { PushWorkers } from './push-workers.ts';
 import { type PushOutcome, pushOriginOf, sendToGateway, sendWebPush, VapidHeaders } from './senders.ts';
 import { StatementBatcher } from './statement-batcher.ts';
-import { PushTransport } from './transport.ts';
 import type { VapidKeys } from './vapid.ts';
 
 /**
@@ -113,9 +112,8 @@ const REPORT_MS = 60_000;
 export class PushDispatcher implements PushService {
   readonly vapidPublicKey: string;
   readonly liveness: DeviceLivenessTracker;
-  private readonly transport: PushTransport;
+  private readonly workers: PushWorkers;
   private readonly vapidHeaders: VapidHeaders;
-  private readonly encryption = new EncryptionPool();
   /** Settled deliveries deleted a statement per group; each push waits for its row to be gone (at least once). */
   private readonly deletes: StatementBatcher<number, undefined>;
   /** Devices' budgets taken a statement per group, each as its push starts: null when taken, else when the window ends. */
@@ -161,7 +159,10 @@ export class PushDispatcher implements PushService {
   ) {
     this.vapidPublicKey = options.vapid.publicKey;
     this.liveness = new DeviceLivenessTracker(deps, options.pollWindowMs, options.streamGraceMs);
-    this.transport = new PushTransport(options.allowPrivateEndpoints, options.timeoutMs);
+    this.workers = new PushWorkers({
+      allowPrivate: options.allowPrivateEndpoints,
+      timeoutMs: options.timeoutMs,
+    });
     this.vapidHeaders = new VapidHeaders(options.vapid);
     this.deletes = new StatementBatcher(async (ids) => {
       await deleteDeliveries(deps.db, ids);
@@ -175,7 +176,7 @@ export class PushDispatcher implements PushService {
   async start(): Promise<void> {
     // The first start reads the log from now: no notifications for history.
     await initPushCursor(this.deps.db, await selectHeadPosition(this.deps.db));
-    this.encryption.start();
+    this.workers.start();
     this.unsubscribe = this.deps.bus.subscribe((message) => {
       if (message.kind === 'log') this.wakeAfterGathering();
     });
@@ -351,14 +352,8 @@ export class PushDispatcher implements PushService {
       try {
         outcome =
           subscription.type === 'webpush'
-            ? await sendWebPush(
-                this.transport,
-                this.encryption,
-                this.vapidHeaders,
-                subscription,
-                notification,
-              )
-            : await sendToGateway(this.transport, subscription, notification);
+            ? await sendWebPush(this.workers, this.vapidHeaders, subscription, notification)
+            : await sendToGateway(this.workers, subscription, notification);
       } catch (err) {
         outcome =
           err instanceof EndpointRefused
@@ -463,8 +458,7 @@ export class PushDispatcher implements PushService {
     clearTimeout(this.gathering);
     await this.running;
     await Promise.all(this.sending);
-    this.transport.close();
-    await this.encryption.close();
+    await this.workers.close();
     await this.liveness.stop();
     this.deps.log.info({ push: this.counters }, 'push notifications at shutdown');
   }

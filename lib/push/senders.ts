@@ -1,8 +1,7 @@
 import webpush from 'web-push';
 import type { PushSubscriptionRow } from '../store/push.ts';
-import type { EncryptionPool } from './encryption-pool.ts';
 import { type NotificationPayload, payloadJson } from './notification.ts';
-import type { PushTransport } from './transport.ts';
+import type { PushWorkers } from './push-workers.ts';
 import type { VapidKeys } from './vapid.ts';
 
 /** What became of one push, for the dispatcher to act on. */
@@ -74,19 +73,19 @@ export class VapidHeaders {
 
 /**
  * Web Push (RFC 8030): the payload encrypted for the browser (RFC 8291, aes128gcm) and the request
- * signed with VAPID (RFC 8292), both by the `web-push` library — the encryption in the pool's
- * worker threads, the VAPID header from the cache here; sent over the guarded transport.
+ * signed with VAPID (RFC 8292), both by the `web-push` library — the encryption and the request in
+ * a push worker, the VAPID header from the cache here.
  * Topic: one per conversation, so a push service holding notifications for an offline device
  * keeps only the newest of each conversation.
  */
 export async function sendWebPush(
-  transport: PushTransport,
-  encryption: EncryptionPool,
+  workers: PushWorkers,
   vapid: VapidHeaders,
   subscription: Extract<PushSubscriptionRow, { type: 'webpush' }>,
   notification: NotificationPayload,
 ): Promise<PushOutcome> {
-  const request = await encryption.request({
+  const res = await workers.send({
+    kind: 'webpush',
     subscription: {
       endpoint: subscription.endpoint,
       keys: { p256dh: subscription.p256dh, auth: subscription.auth },
@@ -100,11 +99,6 @@ export async function sendWebPush(
       contentEncoding: 'aes128gcm',
     },
   });
-  const res = await transport.post(
-    request.endpoint,
-    request.headers,
-    Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength),
-  );
   return outcomeOf(res.status, res.retryAfterSeconds, '');
 }
 
@@ -113,7 +107,7 @@ export async function sendWebPush(
  * holds the APNs/FCM credentials. The gateway answers `rejected` with push keys that are dead.
  */
 export async function sendToGateway(
-  transport: PushTransport,
+  workers: PushWorkers,
   subscription: Extract<PushSubscriptionRow, { type: 'gateway' }>,
   notification: NotificationPayload,
 ): Promise<PushOutcome> {
@@ -137,7 +131,12 @@ export async function sendToGateway(
       ],
     },
   });
-  const res = await transport.post(subscription.gateway_url, { 'Content-Type': 'application/json' }, body);
+  const res = await workers.send({
+    kind: 'post',
+    url: subscription.gateway_url,
+    headers: { 'Content-Type': 'application/json' },
+    body,
+  });
   const outcome = outcomeOf(res.status, res.retryAfterSeconds, res.body);
   if (outcome.kind !== 'sent') return outcome;
   try {
