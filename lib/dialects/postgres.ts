@@ -77,6 +77,11 @@ export const postgres: DatabaseDialect = {
   },
 
   claimRows: <Q extends Knex.QueryBuilder>(query: Q): Q => query.forUpdate().skipLocked() as Q,
+  claimLock: 'FOR UPDATE SKIP LOCKED',
+  // pg sends a JavaScript array as an array literal.
+  listOf: (db, param, type) =>
+    db.select(db.raw(`unnest(CAST(? AS ${type === 'integer' ? 'bigint' : 'text'}[])) AS value`, [param])),
+  list: (values) => [...values],
 
   async lockUser(trx, userId) {
     await trx.raw('SELECT pg_advisory_xact_lock(?, ?)', [USER_LOCK_CLASS, userId]);

@@ -27,6 +27,9 @@ export const sqlite: DatabaseDialect = {
   lockConversations: async () => {},
   lockUser: async () => {},
   claimRows: (query) => query,
+  claimLock: '',
+  listOf: (db, param) => db.from(db.raw('json_each(?)', [param])).select('value'),
+  list: (values) => JSON.stringify(values),
   // Its one connection makes any transaction a consistent read.
   readConsistently: (db, read) => db.transaction(read),
   // Its one connection, held for the read, is a snapshot without a transaction: no write can run on

@@ -1,8 +1,9 @@
-import { type Executor, rowsOf } from '../store/db.ts';
+import type { Runner } from '../store/db.ts';
+import { dialectOf } from '../store/dialect.ts';
+import { prepared } from '../store/prepared.ts';
 
 // Both CASEs read the row as it was (SQL evaluates every SET expression against the old row).
 const EXPIRED = '(window_started_at IS NULL OR window_started_at <= ?)';
-const CHUNK = 500;
 
 /**
  * Takes one push from each listed device's budget — at most `limit` per window of `windowMs`,
@@ -12,7 +13,7 @@ const CHUNK = 500;
  * the delivery is skipped at its next turn).
  */
 export async function takeDeviceBudgets(
-  db: Executor,
+  db: Runner,
   deviceIds: readonly string[],
   nowMs: number,
   windowMs: number,
@@ -32,40 +33,40 @@ export async function takeDeviceBudgets(
   const ends: (string | null)[] = deviceIds.map(() => null);
   const refused: number[] = [];
   for (const layer of layers) {
-    for (let c = 0; c < layer.length; c += CHUNK) {
-      const entries = layer.slice(c, c + CHUNK);
-      const ids = entries.map((i) => deviceIds[i]!);
-      const taken = rowsOf<{ device_id: string }>(
-        await db.raw(
-          `UPDATE push_subscriptions
-              SET window_sent = CASE WHEN ${EXPIRED} THEN 1 ELSE window_sent + 1 END,
-                  window_started_at = CASE WHEN ${EXPIRED} THEN ? ELSE window_started_at END
-            WHERE device_id IN (${ids.map(() => '?').join(', ')}) AND (${EXPIRED} OR window_sent < ?)
-           RETURNING device_id`,
-          [cutoff, cutoff, now, ...ids, cutoff, limit],
-        ),
-      );
-      const got = new Set(taken.map((r) => r.device_id));
-      for (const i of entries) if (!got.has(deviceIds[i]!)) refused.push(i);
-    }
+    const taken = await takeBudgets.rows<{ device_id: string }>(db, {
+      cutoff,
+      now,
+      limit,
+      ids: dialectOf(db).list(layer.map((i) => deviceIds[i]!)),
+    });
+    const got = new Set(taken.map((r) => r.device_id));
+    for (const i of layer) if (!got.has(deviceIds[i]!)) refused.push(i);
   }
   if (refused.length === 0) return ends;
-  const starts = new Map<string, string | null>();
-  const unique = [...new Set(refused.map((i) => deviceIds[i]!))];
-  for (let c = 0; c < unique.length; c += CHUNK) {
-    const ids = unique.slice(c, c + CHUNK);
-    const rows = rowsOf<{ device_id: string; window_started_at: string | null }>(
-      await db.raw(
-        `SELECT device_id, window_started_at FROM push_subscriptions
-          WHERE device_id IN (${ids.map(() => '?').join(', ')})`,
-        ids,
-      ),
-    );
-    for (const r of rows) starts.set(r.device_id, r.window_started_at);
-  }
+  const rows = await selectWindows.rows<{ device_id: string; window_started_at: string | null }>(db, {
+    ids: dialectOf(db).list([...new Set(refused.map((i) => deviceIds[i]!))]),
+  });
+  const starts = new Map(rows.map((r) => [r.device_id, r.window_started_at]));
   for (const i of refused) {
     const start = starts.get(deviceIds[i]!);
     ends[i] = start ? new Date(Date.parse(start) + windowMs).toISOString() : now;
   }
   return ends;
 }
+
+const takeBudgets = prepared(['cutoff', 'now', 'limit', 'ids'], (db, p) =>
+  db.raw(
+    `UPDATE push_subscriptions
+        SET window_sent = CASE WHEN ${EXPIRED} THEN 1 ELSE window_sent + 1 END,
+            window_started_at = CASE WHEN ${EXPIRED} THEN ? ELSE window_started_at END
+      WHERE device_id IN ? AND (${EXPIRED} OR window_sent < ?)
+     RETURNING device_id`,
+    [p.cutoff, p.cutoff, p.now, dialectOf(db).listOf(db, p.ids, 'text'), p.cutoff, p.limit],
+  ),
+);
+
+const selectWindows = prepared(['ids'], (db, p) =>
+  db('push_subscriptions')
+    .select('device_id', 'window_started_at')
+    .whereIn('device_id', dialectOf(db).listOf(db, p.ids, 'text')),
+);

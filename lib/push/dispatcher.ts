@@ -18,6 +18,7 @@ import {
   insertUserDeliveries,
   postponeDelivery,
   releaseDelivery,
+  releaseExpiredLeases,
   selectDeliveryStates,
 } from '../store/push-deliveries.ts';
 import { nowIso } from '../util/time.ts';
@@ -138,10 +139,15 @@ export class PushDispatcher implements PushService {
   private again = false;
   /** The log may hold events past the position: set by the bus and the pulse. */
   private logPending = true;
+  /** Time passed (the pulse): retries may be due, leases may have run out. */
+  private timePending = true;
   /**
    * Whether a claim may find rows. A claim that found fewer than it asked for took all there were;
-   * the next can find more only after something that makes rows claimable — rows written (the bus),
-   * time passing (due retries, leases run out: the pulse), a push service leaving the busy list.
+   * the next can find more only after something that makes rows claimable — rows written (an
+   * expansion step that wrote some, or another node's), time passing (due retries, leases given
+   * back: the pulse), a push service leaving the busy list. A commit that owes nothing (most sends:
+   * the recipients are online) claims nothing: a claim while a push service is saturated scans all
+   * of its waiting rows.
    * Each bumps `changes`; `drainedAt` is `changes` as a short claim began. Without this, every
    * finished push ran a claim that scanned all the rows of a saturated push service for nothing.
    */
@@ -180,7 +186,7 @@ export class PushDispatcher implements PushService {
     this.unsubscribe = this.deps.bus.subscribe((message) => {
       if (message.kind === 'log') this.wakeAfterGathering();
     });
-    this.pulse = setInterval(() => this.wake(true), PULSE_MS);
+    this.pulse = setInterval(() => this.wake('time'), PULSE_MS);
     this.pulse.unref();
     this.reporter = setInterval(() => this.report(), REPORT_MS);
     this.reporter.unref();
@@ -192,20 +198,19 @@ export class PushDispatcher implements PushService {
     if (this.gathering) return;
     this.gathering = setTimeout(() => {
       this.gathering = undefined;
-      this.wake(true);
+      this.wake('log');
     }, GATHER_MS);
   }
 
   /**
-   * Runs a round now, or once more after the current one. `news`: the log or the clock moved (the
-   * bus, the pulse), so read the log and claim; a finished push only makes room to claim into.
+   * Runs a round now, or once more after the current one. `news`: the log moved (the bus), so read
+   * it; or time did (the pulse): due retries and leases run out, and the log once more in case the
+   * bus missed another node's commit. A finished push only makes room to claim into.
    */
-  private wake(news = false): void {
+  private wake(news: 'log' | 'time' | null = null): void {
     if (this.stopped) return;
-    if (news) {
-      this.logPending = true;
-      this.changes++;
-    }
+    if (news) this.logPending = true;
+    if (news === 'time') this.timePending = true;
     if (this.running) {
       this.again = true;
       return;
@@ -224,28 +229,44 @@ export class PushDispatcher implements PushService {
   private async round(): Promise<void> {
     if (this.logPending) {
       this.logPending = false;
-      while (!this.stopped && (await this.expand()));
+      let wrote = false;
+      for (let more = true; more && !this.stopped; ) {
+        const step = await this.expand();
+        wrote ||= step.wrote;
+        more = step.more;
+      }
+      if (wrote) this.changes++;
+    }
+    if (this.timePending) {
+      this.timePending = false;
+      // Leases that ran out (their node died mid-send) are claimable again.
+      await releaseExpiredLeases(this.deps.db, nowIso());
+      this.changes++;
     }
     await this.claimAndSend();
   }
 
-  /** One expansion step; true when there may be more log to read. */
-  private async expand(): Promise<boolean> {
+  /**
+   * One expansion step. `more`: there may be more log to read; `wrote`: rows may have been written
+   * (this step's, or another node's that holds the position now).
+   */
+  private async expand(): Promise<{ more: boolean; wrote: boolean }> {
     return this.deps.db.transaction(async (trx) => {
       const from = await claimPushCursor(trx);
-      if (!from) return false; // another node is reading the log
+      if (!from) return { more: false, wrote: true }; // another node is reading the log
       const events = await selectEventsAfter(trx, from, EXPAND_BATCH);
       const last = events.at(-1);
-      if (!last) return false;
-      for (const event of events) await this.owe(trx, event);
+      if (!last) return { more: false, wrote: false };
+      let written = 0;
+      for (const event of events) written += await this.owe(trx, event);
       await advancePushCursor(trx, { tx: last.tx, id: last.id });
-      return events.length === EXPAND_BATCH;
+      return { more: events.length === EXPAND_BATCH, wrote: written > 0 };
     });
   }
 
-  /** Writes the rows an event owes, if it owes any. */
-  private async owe(trx: Executor, event: EventRow): Promise<void> {
-    if (event.conversation_id === null) return;
+  /** Writes the rows an event owes, if it owes any; how many. */
+  private async owe(trx: Executor, event: EventRow): Promise<number> {
+    if (event.conversation_id === null) return 0;
     const base = {
       conversationId: event.conversation_id,
       eventId: event.id,
@@ -254,7 +275,7 @@ export class PushDispatcher implements PushService {
     };
     if (event.type === 'message.created') {
       const message = JSON.parse(event.data) as { id: string; senderId: string };
-      await insertMessageDeliveries(trx, {
+      return insertMessageDeliveries(trx, {
         ...base,
         kind: 'message',
         messageId: Number(message.id),
@@ -263,13 +284,14 @@ export class PushDispatcher implements PushService {
     } else if (event.type === 'participant.added') {
       // Logged before one event named everyone a request added, it named one user.
       const added = JSON.parse(event.data) as { userIds?: string[]; userId?: string; addedBy: string };
-      await insertUserDeliveries(trx, (added.userIds ?? [added.userId!]).map(Number), {
+      return insertUserDeliveries(trx, (added.userIds ?? [added.userId!]).map(Number), {
         ...base,
         kind: 'added',
         messageId: null,
         senderId: Number(added.addedBy),
       });
     }
+    return 0;
   }
 
   private async claimAndSend(): Promise<void> {

@@ -30,6 +30,16 @@ export interface Dialect {
    * writer runs at a time anyway.
    */
   claimRows<Q extends Knex.QueryBuilder>(query: Q): Q;
+  /** What claimRows adds, for a SELECT written as SQL: `FOR UPDATE SKIP LOCKED`, or ''. */
+  readonly claimLock: string;
+  /**
+   * A list bound as one value, for prepared statements: `listOf(db, param, type)` is a subquery
+   * whose column `value` holds the list's members (for `IN (…)` or a join), and `list(values)` the
+   * value to bind as `param`. However long the list, the statement keeps its one text, so it is
+   * prepared once rather than built and prepared again for every length.
+   */
+  listOf(db: Knex, param: Knex.Value, type: 'integer' | 'text'): Knex.QueryBuilder;
+  list(values: readonly (number | string)[]): unknown;
   /** Serialises decisions about one user (presence) until the transaction ends. */
   lockUser(trx: Knex.Transaction, userId: number): Promise<void>;
   /** Runs `read` on one snapshot in which the log's head agrees with the state read beside it. */

@@ -1,6 +1,8 @@
-import type { Db, Executor } from './db.ts';
+import type { Knex } from 'knex';
+import type { Executor, Runner } from './db.ts';
 import { dialectOf } from './dialect.ts';
 import type { Position } from './position.ts';
+import { prepared } from './prepared.ts';
 import type { PushSubscriptionRow } from './push.ts';
 
 /** The dispatcher's place in the event log, kept in log_state beside the pruning point. */
@@ -67,105 +69,132 @@ const UNLESS_OWED = 'ON CONFLICT (device_id, event_id) DO NOTHING';
 const NOT_MUTED =
   'NOT EXISTS (SELECT 1 FROM conversation_mutes x WHERE x.user_id = s.user_id AND x.conversation_id = ?)';
 
-const insertArgs = (n: OwedNotification) => [
-  n.kind,
-  n.conversationId,
-  n.messageId,
-  n.senderId,
-  n.eventId,
-  n.eventCursor,
-  n.at,
-  n.at,
+const OWED = ['kind', 'conversationId', 'messageId', 'senderId', 'eventId', 'eventCursor', 'at'] as const;
+type OwedParams = Record<(typeof OWED)[number], Knex.Value>;
+const insertArgs = (p: OwedParams) => [
+  p.kind,
+  p.conversationId,
+  p.messageId,
+  p.senderId,
+  p.eventId,
+  p.eventCursor,
+  p.at,
+  p.at,
 ];
+const owedValues = (n: OwedNotification) => ({
+  kind: n.kind,
+  conversationId: n.conversationId,
+  messageId: n.messageId,
+  senderId: n.senderId,
+  eventId: n.eventId,
+  eventCursor: n.eventCursor,
+  at: n.at,
+});
 
 /**
  * Owes a message's notification to the subscribed devices of the conversation's members at its
- * event, except its sender, who have not muted it.
+ * event, except its sender, who have not muted it. How many rows it wrote.
  */
-export async function insertMessageDeliveries(db: Executor, n: OwedNotification): Promise<void> {
-  await db.raw(
+export function insertMessageDeliveries(db: Runner, n: OwedNotification): Promise<number> {
+  return insertForMembers.changes(db, owedValues(n));
+}
+
+const insertForMembers = prepared(OWED, (db, p) =>
+  db.raw(
     `${INSERT}
        FROM memberships m JOIN push_subscriptions s ON s.user_id = m.user_id
       WHERE m.conversation_id = ? AND m.user_id <> ? AND m.joined_event_id < ?
         AND (m.left_event_id IS NULL OR m.left_event_id >= ?) AND ${NOT_MUTED}
      ${UNLESS_OWED}`,
-    [...insertArgs(n), n.conversationId, n.senderId, n.eventId, n.eventId, n.conversationId],
-  );
-}
+    [...insertArgs(p), p.conversationId, p.senderId, p.eventId, p.eventId, p.conversationId],
+  ),
+);
 
 /** Owes a notification to these users' subscribed devices, except theirs who muted the conversation. */
-export async function insertUserDeliveries(
-  db: Executor,
+export function insertUserDeliveries(
+  db: Runner,
   userIds: readonly number[],
   n: OwedNotification,
-): Promise<void> {
-  // At most 1,000 users (one request's newcomers): within both databases' bound-parameter limits.
-  await db.raw(
-    `${INSERT}
-       FROM push_subscriptions s
-      WHERE s.user_id IN (${userIds.map(() => '?').join(', ')}) AND ${NOT_MUTED}
-     ${UNLESS_OWED}`,
-    [...insertArgs(n), ...userIds, n.conversationId],
-  );
+): Promise<number> {
+  return insertForUsers.changes(db, { ...owedValues(n), userIds: dialectOf(db).list(userIds) });
 }
 
+const insertForUsers = prepared([...OWED, 'userIds'], (db, p) =>
+  db.raw(
+    `${INSERT}
+       FROM push_subscriptions s
+      WHERE s.user_id IN ? AND ${NOT_MUTED}
+     ${UNLESS_OWED}`,
+    [...insertArgs(p), dialectOf(db).listOf(db, p.userIds, 'integer'), p.conversationId],
+  ),
+);
+
 /**
- * Claims up to `limit` deliveries that are due and not leased by a live node, leasing them until
- * `leaseUntil`: a node that dies mid-send leaves its lease to run out, and another node takes
- * the work over. Several nodes claim at once without taking the same row (SKIP LOCKED).
+ * Claims up to `limit` deliveries that are due and not leased, leasing them until `leaseUntil`: a
+ * node that dies mid-send leaves its lease to run out, and another node gives it back
+ * (releaseExpiredLeases) and takes the work over. Several nodes claim at once without taking the
+ * same row (SKIP LOCKED). One statement, prepared: a claim runs every time pushes finish.
  */
 export async function claimDueDeliveries(
-  db: Db,
+  db: Runner,
   now: string,
   leaseUntil: string,
   limit: number,
   /** Push services (URL prefixes up to the path, e.g. `https://fcm.googleapis.com/`) to leave alone. */
   busyOrigins: readonly string[] = [],
 ): Promise<DeliveryRow[]> {
-  return db.transaction(async (trx) => {
-    const query = trx('push_deliveries')
-      .select('*')
-      .where('due_at', '<=', now)
-      .where((q) => q.whereNull('leased_until').orWhere('leased_until', '<', now))
-      .orderBy('due_at')
-      .limit(limit);
-    if (busyOrigins.length) {
-      query.whereNotExists((q) => {
-        q.select(trx.raw('1'))
-          .from('push_subscriptions as s')
-          .whereRaw('s.device_id = push_deliveries.device_id')
-          .andWhere((any) => {
-            for (const prefix of busyOrigins) {
-              any.orWhereRaw('substr(coalesce(s.endpoint, s.gateway_url), 1, ?) = ?', [
-                prefix.length,
-                prefix,
-              ]);
-            }
-          });
-      });
-    }
-    const rows: DeliveryRow[] = await dialectOf(trx).claimRows(query);
-    if (rows.length) {
-      await trx('push_deliveries')
-        .whereIn(
-          'id',
-          rows.map((r) => r.id),
-        )
-        .update({ leased_until: leaseUntil });
-    }
-    for (const r of rows) {
-      r.id = Number(r.id);
-      r.event_id = Number(r.event_id);
-    }
-    return rows;
-  });
+  const rows = busyOrigins.length
+    ? await claimDueElsewhere.rows<DeliveryRow>(db, {
+        leaseUntil,
+        now,
+        busy: dialectOf(db).list(busyOrigins),
+        limit,
+      })
+    : await claimDue.rows<DeliveryRow>(db, { leaseUntil, now, limit });
+  for (const r of rows) {
+    r.id = Number(r.id);
+    r.event_id = Number(r.event_id);
+  }
+  // Oldest first, as they were chosen (RETURNING keeps no order).
+  return rows.sort((a, b) => (a.due_at < b.due_at ? -1 : a.due_at > b.due_at ? 1 : a.id - b.id));
 }
 
-/** The soonest moment a delivery falls due, or null when none is owed. */
-export async function selectNextDue(db: Executor): Promise<string | null> {
-  const row = await db('push_deliveries').min({ due: 'due_at' }).first();
-  return (row?.due as string | null | undefined) ?? null;
+type ClaimParams = Record<'leaseUntil' | 'now' | 'limit', Knex.Value>;
+
+function claimStatement(db: Knex, p: ClaimParams, busy: Knex.Value | null): Knex.Raw {
+  const d = dialectOf(db);
+  const elsewhere =
+    busy === null
+      ? ''
+      : `AND NOT EXISTS (SELECT 1 FROM push_subscriptions s
+           JOIN ? b ON substr(coalesce(s.endpoint, s.gateway_url), 1, length(b.value)) = b.value
+          WHERE s.device_id = q.device_id)`;
+  return db.raw(
+    `UPDATE push_deliveries SET leased_until = ?
+      WHERE id IN (SELECT q.id FROM push_deliveries q
+                    WHERE q.leased_until IS NULL AND q.due_at <= ? ${elsewhere}
+                    ORDER BY q.due_at LIMIT ? ${d.claimLock})
+     RETURNING *`,
+    [p.leaseUntil, p.now, ...(busy === null ? [] : [d.listOf(db, busy, 'text')]), p.limit],
+  );
 }
+
+const claimDue = prepared(['leaseUntil', 'now', 'limit'], (db, p) => claimStatement(db, p, null));
+const claimDueElsewhere = prepared(['leaseUntil', 'now', 'busy', 'limit'], (db, p) =>
+  claimStatement(db, p, p.busy),
+);
+
+/** Gives back the deliveries whose lease ran out (their node died mid-send) for any node to claim. */
+export async function releaseExpiredLeases(db: Runner, now: string): Promise<void> {
+  await releaseExpired.changes(db, { now });
+}
+
+const releaseExpired = prepared(['now'], (db, p) =>
+  db('push_deliveries')
+    .whereNotNull('leased_until')
+    .where('leased_until', '<', p.now)
+    .update({ leased_until: null }),
+);
 
 /** Gives a claimed delivery back, due as it was, for any node to claim again. */
 export async function releaseDelivery(db: Executor, id: number): Promise<void> {
@@ -220,13 +249,15 @@ export async function takeDeviceBudget(
 }
 
 /** Deletes settled deliveries: one statement for many (ids are many only in the dispatcher's batches). */
-export async function deleteDeliveries(db: Executor, ids: readonly number[]): Promise<void> {
-  for (let i = 0; i < ids.length; i += 500) {
-    await db('push_deliveries')
-      .whereIn('id', ids.slice(i, i + 500))
-      .delete();
-  }
+export async function deleteDeliveries(db: Runner, ids: readonly number[]): Promise<void> {
+  await deleteById.changes(db, { ids: dialectOf(db).list(ids) });
 }
+
+const deleteById = prepared(['ids'], (db, p) =>
+  db('push_deliveries')
+    .whereIn('id', dialectOf(db).listOf(db, p.ids, 'integer'))
+    .delete(),
+);
 
 /**
  * What decides at a delivery's turn whether it is still owed, and what it says: everything the
@@ -253,13 +284,75 @@ export interface DeliveryState {
   hasNewer: boolean;
 }
 
+/** A row of deliveryStates: left joins, so anything past the delivery's own columns may be null. */
+interface StateRow {
+  id: number | string;
+  device_id: string;
+  user_id: number | string;
+  type: 'webpush' | 'gateway' | null;
+  endpoint: string;
+  p256dh: string;
+  auth: string;
+  gateway_url: string;
+  app_id: string;
+  push_key: string;
+  created_at: string;
+  live_until: string | null;
+  conversation_found: number | null;
+  conversation_type: string | null;
+  title: string | null;
+  last_read_message_id: number | string | null;
+  unread_count: number | string;
+  muted_by: number | null;
+  message_found: number | string | null;
+  body: string;
+  ciphertext: string | null;
+  display_name: string | null;
+  has_newer: number | string;
+}
+
 /** The state of each of `ids` that still exists, by id. */
 export async function selectDeliveryStates(
-  db: Executor,
+  db: Runner,
   ids: readonly number[],
 ): Promise<Map<number, DeliveryState>> {
   if (ids.length === 0) return new Map();
-  const rows = await db('push_deliveries as d')
+  const rows = await deliveryStates.rows<StateRow>(db, { ids: dialectOf(db).list(ids) });
+  const states = new Map<number, DeliveryState>();
+  for (const r of rows) {
+    const base = { device_id: r.device_id, user_id: Number(r.user_id), created_at: r.created_at };
+    const subscription: PushSubscriptionRow | null =
+      r.type === 'webpush'
+        ? { ...base, type: 'webpush', endpoint: r.endpoint, p256dh: r.p256dh, auth: r.auth }
+        : r.type === 'gateway'
+          ? { ...base, type: 'gateway', gateway_url: r.gateway_url, app_id: r.app_id, push_key: r.push_key }
+          : null;
+    states.set(Number(r.id), {
+      subscription,
+      liveUntil: r.live_until ?? null,
+      member:
+        r.conversation_found === null
+          ? null
+          : {
+              muted: r.muted_by !== null,
+              lastReadMessageId: Number(r.last_read_message_id ?? 0),
+              unreadCount: Number(r.unread_count),
+              direct: r.conversation_type === 'direct',
+              title: r.title ?? null,
+            },
+      message:
+        r.message_found === null
+          ? null
+          : { id: Number(r.message_found), body: r.body, encrypted: r.ciphertext !== null },
+      senderName: r.display_name ?? null,
+      hasNewer: Number(r.has_newer) === 1,
+    });
+  }
+  return states;
+}
+
+const deliveryStates = prepared(['ids'], (db, p) =>
+  db('push_deliveries as d')
     .leftJoin('push_subscriptions as s', 's.device_id', 'd.device_id')
     .leftJoin('devices as v', 'v.id', 'd.device_id')
     // The member's view as selectMemberView (lib/store/conversations.ts) reads it.
@@ -308,39 +401,8 @@ export async function selectDeliveryStates(
               AND n.event_id > d.event_id) THEN 1 ELSE 0 END AS has_newer`,
       ),
     )
-    .whereIn('d.id', ids);
-  const states = new Map<number, DeliveryState>();
-  for (const r of rows) {
-    const base = { device_id: r.device_id, user_id: Number(r.user_id), created_at: r.created_at };
-    const subscription: PushSubscriptionRow | null =
-      r.type === 'webpush'
-        ? { ...base, type: 'webpush', endpoint: r.endpoint, p256dh: r.p256dh, auth: r.auth }
-        : r.type === 'gateway'
-          ? { ...base, type: 'gateway', gateway_url: r.gateway_url, app_id: r.app_id, push_key: r.push_key }
-          : null;
-    states.set(Number(r.id), {
-      subscription,
-      liveUntil: r.live_until ?? null,
-      member:
-        r.conversation_found === null
-          ? null
-          : {
-              muted: r.muted_by !== null,
-              lastReadMessageId: Number(r.last_read_message_id ?? 0),
-              unreadCount: Number(r.unread_count),
-              direct: r.conversation_type === 'direct',
-              title: r.title ?? null,
-            },
-      message:
-        r.message_found === null
-          ? null
-          : { id: Number(r.message_found), body: r.body, encrypted: r.ciphertext !== null },
-      senderName: r.display_name ?? null,
-      hasNewer: Number(r.has_newer) === 1,
-    });
-  }
-  return states;
-}
+    .whereIn('d.id', dialectOf(db).listOf(db, p.ids, 'integer')),
+);
 
 /** Puts a delivery back for another attempt at `dueAt`. */
 export async function postponeDelivery(
