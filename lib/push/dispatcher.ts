@@ -27,7 +27,7 @@ import { EndpointRefused } from './endpoint-guard.ts';
 import { type DeviceLiveness, DeviceLivenessTracker } from './liveness.ts';
 import { notificationOf } from './notification.ts';
 import { PushWorkers } from './push-workers.ts';
-import { type PushOutcome, pushOriginOf, sendToGateway, sendWebPush, VapidHeaders } from './senders.ts';
+import { type PushOutcome, pushOriginOf, sendToGateway, sendWebPush } from './senders.ts';
 import { StatementBatcher } from './statement-batcher.ts';
 import type { VapidKeys } from './vapid.ts';
 
@@ -114,7 +114,6 @@ export class PushDispatcher implements PushService {
   readonly vapidPublicKey: string;
   readonly liveness: DeviceLivenessTracker;
   private readonly workers: PushWorkers;
-  private readonly vapidHeaders: VapidHeaders;
   /** Settled deliveries deleted a statement per group; each push waits for its row to be gone (at least once). */
   private readonly deletes: StatementBatcher<number, undefined>;
   /** Devices' budgets taken a statement per group, each as its push starts: null when taken, else when the window ends. */
@@ -166,10 +165,10 @@ export class PushDispatcher implements PushService {
     this.vapidPublicKey = options.vapid.publicKey;
     this.liveness = new DeviceLivenessTracker(deps, options.pollWindowMs, options.streamGraceMs);
     this.workers = new PushWorkers({
+      vapid: options.vapid,
       allowPrivate: options.allowPrivateEndpoints,
       timeoutMs: options.timeoutMs,
     });
-    this.vapidHeaders = new VapidHeaders(options.vapid);
     this.deletes = new StatementBatcher(async (ids) => {
       await deleteDeliveries(deps.db, ids);
       return ids.map(() => undefined);
@@ -374,7 +373,7 @@ export class PushDispatcher implements PushService {
       try {
         outcome =
           subscription.type === 'webpush'
-            ? await sendWebPush(this.workers, this.vapidHeaders, subscription, notification)
+            ? await sendWebPush(this.workers, subscription, notification)
             : await sendToGateway(this.workers, subscription, notification);
       } catch (err) {
         outcome =

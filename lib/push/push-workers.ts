@@ -3,13 +3,17 @@ import { Worker } from 'node:worker_threads';
 import type { RequestOptions } from 'web-push';
 import { EndpointRefused } from './endpoint-guard.ts';
 import type { PushResponse } from './transport.ts';
+import type { VapidKeys } from './vapid.ts';
 
-/** A Web Push notification: encrypted for the subscription by `web-push`, then POSTed to its endpoint. */
+/**
+ * A Web Push notification: encrypted for the subscription and signed with VAPID by `web-push`
+ * (the worker adds the Authorization header), then POSTed to its endpoint.
+ */
 export interface WebPushJob {
   kind: 'webpush';
   subscription: { endpoint: string; keys: { p256dh: string; auth: string } };
   payload: string;
-  options: RequestOptions;
+  options: Omit<RequestOptions, 'headers' | 'vapidDetails'>;
 }
 
 /** A request POSTed as it is (a push gateway's JSON). */
@@ -39,8 +43,9 @@ export const PUSH_WORKERS = Math.min(4, Math.max(1, availableParallelism() - 1))
  */
 export const PUSH_QUEUE_LIMIT = 1024;
 
-/** How the workers' connections go out: the SSRF rules and the timeout (see transport.ts). */
-export interface TransportOptions {
+/** What the workers sign with (VAPID) and how their connections go out: the SSRF rules and the timeout (transport.ts). */
+export interface PushWorkerOptions {
+  vapid: VapidKeys;
   allowPrivate: boolean;
   timeoutMs: number;
 }
@@ -61,8 +66,8 @@ type Answer =
 
 /**
  * The outgoing half of a push, in worker threads: Web Push encryption (RFC 8291: an ECDH key pair,
- * the key derivation and AES-GCM per push) and the HTTP request to the push service or gateway, over
- * the guarded transport. Both were on the thread that serves requests: the encryption held other
+ * the key derivation and AES-GCM per push), its VAPID signature (RFC 8292) and the HTTP request to
+ * the push service or gateway, over the guarded transport. Both were on the thread that serves requests: the encryption held other
  * users' sends up for hundreds of milliseconds during a burst of a thousand pushes, and with it in a
  * worker the HTTP requests and their callbacks were still a third of that thread's work while
  * pushing. The thread serving requests keeps what needs the database: which pushes are owed, and
@@ -79,7 +84,7 @@ export class PushWorkers {
   private closed = false;
 
   constructor(
-    private readonly transport: TransportOptions,
+    private readonly options: PushWorkerOptions,
     private readonly size = PUSH_WORKERS,
     private readonly queueLimit = PUSH_QUEUE_LIMIT,
   ) {}
@@ -125,7 +130,7 @@ export class PushWorkers {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(new URL('./push-worker.js', import.meta.url), { workerData: this.transport });
+    const worker = new Worker(new URL('./push-worker.js', import.meta.url), { workerData: this.options });
     // Idle workers do not keep the process alive; a job waiting is held by its push's own I/O.
     worker.unref();
     const slot: Slot = { worker, pending: new Map() };

@@ -1,8 +1,6 @@
-import webpush from 'web-push';
 import type { PushSubscriptionRow } from '../store/push.ts';
 import { type NotificationPayload, payloadJson } from './notification.ts';
 import type { PushWorkers } from './push-workers.ts';
-import type { VapidKeys } from './vapid.ts';
 
 /** What became of one push, for the dispatcher to act on. */
 export type PushOutcome =
@@ -35,52 +33,14 @@ function outcomeOf(status: number, retryAfterSeconds: number | null, body: strin
   return { kind: 'failed', detail };
 }
 
-// A VAPID JWT is signed to last this long (RFC 8292 allows up to 24 h) and reused for a fraction of it.
-const VAPID_JWT_SECONDS = 12 * 3600;
-const VAPID_REUSE_MS = 3_600_000;
-// Push services whose JWT is kept at once: a handful in practice (FCM, Mozilla, Apple, a gateway).
-const VAPID_CACHE_LIMIT = 1000;
-
-/**
- * VAPID Authorization headers (RFC 8292), signed by the `web-push` library once per push service
- * (the JWT's audience, the endpoint's origin) and reused for an hour: signing one per push would
- * be most of a push's CPU (an ES256 signature and a key conversion each time), and a push service
- * accepts the same JWT until it expires.
- */
-export class VapidHeaders {
-  private readonly cache = new Map<string, { header: string; until: number }>();
-
-  constructor(private readonly keys: VapidKeys) {}
-
-  for(endpoint: string): string {
-    const audience = new URL(endpoint).origin;
-    const now = Date.now();
-    const kept = this.cache.get(audience);
-    if (kept && kept.until > now) return kept.header;
-    const { Authorization } = webpush.getVapidHeaders(
-      audience,
-      this.keys.subject,
-      this.keys.publicKey,
-      this.keys.privateKey,
-      'aes128gcm',
-      Math.floor(now / 1000) + VAPID_JWT_SECONDS,
-    );
-    if (this.cache.size >= VAPID_CACHE_LIMIT) this.cache.clear();
-    this.cache.set(audience, { header: Authorization, until: now + VAPID_REUSE_MS });
-    return Authorization;
-  }
-}
-
 /**
  * Web Push (RFC 8030): the payload encrypted for the browser (RFC 8291, aes128gcm) and the request
- * signed with VAPID (RFC 8292), both by the `web-push` library — the encryption and the request in
- * a push worker, the VAPID header from the cache here.
+ * signed with VAPID (RFC 8292), both by the `web-push` library in a push worker, which sends it.
  * Topic: one per conversation, so a push service holding notifications for an offline device
  * keeps only the newest of each conversation.
  */
 export async function sendWebPush(
   workers: PushWorkers,
-  vapid: VapidHeaders,
   subscription: Extract<PushSubscriptionRow, { type: 'webpush' }>,
   notification: NotificationPayload,
 ): Promise<PushOutcome> {
@@ -92,7 +52,6 @@ export async function sendWebPush(
     },
     payload: payloadJson(notification),
     options: {
-      headers: { Authorization: vapid.for(subscription.endpoint) },
       TTL: WEB_PUSH_TTL_SECONDS,
       urgency: notification.direct ? 'high' : 'normal',
       topic: `c${notification.conversationId}`,

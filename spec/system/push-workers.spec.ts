@@ -8,31 +8,23 @@ describe('push workers', () => {
   const receiver = usePushReceiver();
   const vapid = webpush.generateVAPIDKeys();
 
-  function webPushJob(
+  const keys = { ...vapid, subject: 'mailto:ops@example.com' };
+  const webPushJob = (
     subscription: { endpoint: string; keys: { p256dh: string; auth: string } },
     text: string,
-  ) {
-    const { Authorization } = webpush.getVapidHeaders(
-      new URL(subscription.endpoint).origin,
-      'mailto:ops@example.com',
-      vapid.publicKey,
-      vapid.privateKey,
-      'aes128gcm',
-    );
-    return {
-      kind: 'webpush' as const,
-      subscription,
-      payload: JSON.stringify({ text }),
-      options: { headers: { Authorization }, TTL: 60, contentEncoding: 'aes128gcm' as const },
-    };
-  }
+  ) => ({
+    kind: 'webpush' as const,
+    subscription,
+    payload: JSON.stringify({ text }),
+    options: { TTL: 60, contentEncoding: 'aes128gcm' as const },
+  });
 
-  it('encrypts and sends a Web Push from a worker, and refuses jobs past its queue bound', async () => {
+  it('encrypts, signs (VAPID) and sends a Web Push from a worker, and refuses jobs past its queue bound', async () => {
     receiver.expectedVapidKey = vapid.publicKey;
     const held = receiver.subscribe();
     const open = receiver.subscribe();
     receiver.answer(held.endpoint, { hang: true }, { hang: true });
-    const workers = new PushWorkers({ allowPrivate: true, timeoutMs: 60_000 }, 1, 2);
+    const workers = new PushWorkers({ vapid: keys, allowPrivate: true, timeoutMs: 60_000 }, 1, 2);
     try {
       // Two requests the push service does not answer fill the queue: a third is refused.
       const first = workers.send(webPushJob(held, 'one'));
@@ -46,7 +38,7 @@ describe('push workers', () => {
     } finally {
       await workers.close();
     }
-    const again = new PushWorkers({ allowPrivate: true, timeoutMs: 10_000 }, 1, 2);
+    const again = new PushWorkers({ vapid: keys, allowPrivate: true, timeoutMs: 10_000 }, 1, 2);
     try {
       const answer = await again.send(webPushJob(open, 'four'));
       expect(answer.status).to.equal(201);
@@ -61,7 +53,7 @@ describe('push workers', () => {
 
   it("posts a gateway's request as it is and brings its answer back", async () => {
     receiver.rejectedPushKeys.add('dead-key');
-    const workers = new PushWorkers({ allowPrivate: true, timeoutMs: 10_000 });
+    const workers = new PushWorkers({ vapid: keys, allowPrivate: true, timeoutMs: 10_000 });
     try {
       const answer = await workers.send({
         kind: 'post',
@@ -78,7 +70,7 @@ describe('push workers', () => {
 
   it('refuses a private endpoint in the worker, as EndpointRefused, without the opt-in', async () => {
     const subscription = receiver.subscribe();
-    const workers = new PushWorkers({ allowPrivate: false, timeoutMs: 10_000 });
+    const workers = new PushWorkers({ vapid: keys, allowPrivate: false, timeoutMs: 10_000 });
     try {
       const err = await workers.send(webPushJob(subscription, 'no')).catch((e: unknown) => e);
       expect(err).to.be.instanceOf(EndpointRefused);
