@@ -152,6 +152,18 @@ export class PushDispatcher implements PushService {
    */
   private changes = 0;
   private drainedAt = -1;
+  /**
+   * Bumped when rows may have become claimable — written, due, given back — but not when a push
+   * service leaves the busy list, which changes only which rows a claim leaves alone.
+   */
+  private rowsChanged = 0;
+  /**
+   * The last claim that came back short took every due row outside the push services it left
+   * alone (`busy`). Until rows change, a claim that leaves alone at least those finds nothing —
+   * and would scan every row waiting for them to find that out: with one push service saturated
+   * (FCM, say), that was one scan of its whole backlog per finished push.
+   */
+  private drainedOutside: { at: number; busy: string[] } | null = null;
   private stopped = false;
   private pulse: NodeJS.Timeout | undefined;
   private gathering: NodeJS.Timeout | undefined;
@@ -234,13 +246,13 @@ export class PushDispatcher implements PushService {
         wrote ||= step.wrote;
         more = step.more;
       }
-      if (wrote) this.changes++;
+      if (wrote) this.rowsMayBeClaimable();
     }
     if (this.timePending) {
       this.timePending = false;
       // Leases that ran out (their node died mid-send) are claimable again.
       await releaseExpiredLeases(this.deps.db, nowIso());
-      this.changes++;
+      this.rowsMayBeClaimable();
     }
     await this.claimAndSend();
   }
@@ -298,16 +310,27 @@ export class PushDispatcher implements PushService {
       const room = this.options.concurrency - this.inFlight;
       const seen = this.changes;
       const now = Date.now();
-      const busy = [...this.origins].filter(([, o]) => o.active >= this.options.originConcurrency);
+      const busy = [...this.origins]
+        .filter(([, o]) => o.active >= this.options.originConcurrency)
+        .map(([origin]) => origin);
+      const drained = this.drainedOutside;
+      if (drained?.at === this.rowsChanged && drained.busy.every((origin) => busy.includes(origin))) {
+        this.drainedAt = seen;
+        return;
+      }
+      const rowsSeen = this.rowsChanged;
       const rows = await claimDueDeliveries(
         this.deps.db,
         new Date(now).toISOString(),
         new Date(now + LEASE_TIMEOUTS * this.options.timeoutMs).toISOString(),
         room,
-        busy.map(([origin]) => origin),
+        busy,
       );
       if (rows.length) this.launchClaim(rows);
-      if (rows.length < room) this.drainedAt = seen;
+      if (rows.length < room) {
+        this.drainedAt = seen;
+        this.drainedOutside = { at: rowsSeen, busy };
+      }
     }
   }
 
@@ -361,6 +384,7 @@ export class PushDispatcher implements PushService {
     const origin = pushOriginOf(subscription);
     if (!(await this.originSlot(origin))) {
       await releaseDelivery(db, row.id); // its service is saturated: another turn, on any node
+      this.rowsChanged++; // claimed again once its service leaves the busy list (that bumps `changes`)
       return;
     }
     let outcome: PushOutcome;
@@ -461,6 +485,11 @@ export class PushDispatcher implements PushService {
     }
     this.counters.retried++;
     await postponeDelivery(db, row.id, row.attempts + 1, new Date(retryAt).toISOString());
+  }
+
+  private rowsMayBeClaimable(): void {
+    this.changes++;
+    this.rowsChanged++;
   }
 
   private report(): void {
