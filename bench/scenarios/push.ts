@@ -10,7 +10,11 @@ import { BenchPushReceiver } from '../load/push-receiver.ts';
 
 // Another user's sends go on at this pace while the pushes go out, and the same sends idle before.
 const SIDE_SEND_EVERY_MS = 20;
-const IDLE_SENDS = 50;
+// A full run's rounds and idle sends: some 150 sends each way, so that each p99 is about the second
+// largest of them, not the largest — with 50 idle sends and 3 rounds, one hiccup of the machine
+// decided either side of the ratio.
+const ROUNDS = 5;
+const IDLE_SENDS = 150;
 
 interface Measured {
   /** Per device and round: ms from the POST to its push arriving at the push service. */
@@ -51,6 +55,7 @@ async function runSide(
   groupId: number,
   sideId: number,
   rounds: number,
+  idleSends: number,
 ): Promise<Measured> {
   const m: Measured = {
     latencies: [],
@@ -82,7 +87,7 @@ async function runSide(
     };
     series('warm-up', 5); // connection, JIT
     await ended();
-    series('idle', IDLE_SENDS);
+    series('idle', idleSends);
     m.idleSends.push(...(await ended()));
     await runRounds(server, receiver, sender, groupId, rounds, m, {
       start: (round) => series(`during ${round}`),
@@ -142,7 +147,8 @@ async function runRounds(
  */
 export async function push(ctx: BenchContext): Promise<ScenarioResult> {
   const size = ctx.quick ? 50 : 1000;
-  const rounds = ctx.quick ? 1 : 3;
+  const rounds = ctx.quick ? 1 : ROUNDS;
+  const idleSends = ctx.quick ? 50 : IDLE_SENDS;
   const receiver = await BenchPushReceiver.start(size);
   try {
     const vapid = webpush.generateVAPIDKeys();
@@ -175,7 +181,7 @@ export async function push(ctx: BenchContext): Promise<ScenarioResult> {
         parley: () => startParley(ctx, 'push', db, { ...keys, PUSH_ALLOW_PRIVATE_ENDPOINTS: 'true' }),
       },
       async (side, server) => {
-        const m = await runSide(server, receiver, sender!, groupId, sideId, rounds);
+        const m = await runSide(server, receiver, sender!, groupId, sideId, rounds, idleSends);
         ctx.log(
           `push ${size} ${side}: p50 ${percentile(m.latencies, 50).toFixed(0)} ms, p99 ${percentile(m.latencies, 99).toFixed(0)} ms, missing ${m.missing}`,
         );

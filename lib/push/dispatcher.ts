@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import type { Bus } from '../events/bus.ts';
-import type { Db, Executor } from '../store/db.ts';
+import type { Db, Runner } from '../store/db.ts';
 import { type EventRow, selectEventsAfter, selectHeadPosition } from '../store/events.ts';
 import { encodeCursor } from '../store/position.ts';
+import { preparedTransaction } from '../store/prepared.ts';
 import { recordSubscriptionFailure } from '../store/push.ts';
 import {
   advancePushCursor,
@@ -262,7 +263,9 @@ export class PushDispatcher implements PushService {
    * (this step's, or another node's that holds the position now).
    */
   private async expand(): Promise<{ more: boolean; wrote: boolean }> {
-    return this.deps.db.transaction(async (trx) => {
+    // Prepared statements in a prepared transaction: a knex transaction builds a knex instance of
+    // its own (tens of KB of short-lived heap), and a step runs after every commit.
+    return preparedTransaction(this.deps.db, async (trx) => {
       const from = await claimPushCursor(trx);
       if (!from) return { more: false, wrote: true }; // another node is reading the log
       const events = await selectEventsAfter(trx, from, EXPAND_BATCH);
@@ -276,7 +279,7 @@ export class PushDispatcher implements PushService {
   }
 
   /** Writes the rows an event owes, if it owes any; how many. */
-  private async owe(trx: Executor, event: EventRow): Promise<number> {
+  private async owe(trx: Runner, event: EventRow): Promise<number> {
     if (event.conversation_id === null) return 0;
     const base = {
       conversationId: event.conversation_id,

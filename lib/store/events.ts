@@ -217,7 +217,7 @@ export async function selectTail(
   return { rows: normalizeRows(heldBack ? rows.slice(0, -1) : rows), heldBack };
 }
 
-export async function selectEventsAfter(db: Executor, after: Position, limit: number): Promise<EventRow[]> {
+export async function selectEventsAfter(db: Runner, after: Position, limit: number): Promise<EventRow[]> {
   return normalizeRows(await eventsAfterStatement.rows<EventRow>(db, { ...after, limit }));
 }
 

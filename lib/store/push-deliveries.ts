@@ -33,16 +33,22 @@ export async function initPushCursor(db: Executor, head: Position): Promise<void
  * Claims the dispatcher's position for this transaction: null when another node holds it (it is
  * reading the log now; this node leaves it to that one).
  */
-export async function claimPushCursor(trx: Executor): Promise<Position | null> {
-  const row = await dialectOf(trx)
-    .claimRows(trx('log_state').select('tx', 'id').where({ key: CURSOR_KEY }))
-    .first();
+export async function claimPushCursor(trx: Runner): Promise<Position | null> {
+  const [row] = await selectCursorForUpdate.rows<{ tx: number | string; id: number | string }>(trx, {});
   return row ? { tx: Number(row.tx), id: Number(row.id) } : null;
 }
 
-export async function advancePushCursor(trx: Executor, to: Position): Promise<void> {
-  await trx('log_state').where({ key: CURSOR_KEY }).update({ tx: to.tx, id: to.id });
+const selectCursorForUpdate = prepared([], (db) =>
+  db.raw(`SELECT tx, id FROM log_state WHERE key = ? ${dialectOf(db).claimLock}`, [CURSOR_KEY]),
+);
+
+export async function advancePushCursor(trx: Runner, to: Position): Promise<void> {
+  await updateCursor.changes(trx, { tx: to.tx, id: to.id });
 }
+
+const updateCursor = prepared(['tx', 'id'], (db, p) =>
+  db('log_state').where({ key: CURSOR_KEY }).update({ tx: p.tx, id: p.id }),
+);
 
 /** One notification owed for an event, to every device it goes to. */
 export interface OwedNotification {
