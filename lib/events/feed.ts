@@ -25,7 +25,7 @@ export function startingPoint(db: Db, cursor: Position | undefined): Promise<Sta
     : startFrom(db, cursor);
 }
 
-/** startingPoint on an executor that is already as consistent as the caller needs. */
+/** startingPoint on a connection, transaction or snapshot already as consistent as the caller needs. */
 async function startFrom(db: Runner, cursor: Position | undefined): Promise<StartingPoint> {
   const { head, prunedThrough } = await selectLogBounds(db);
   if (cursor === undefined) return { after: head, reset: null };
