@@ -19,7 +19,6 @@ import {
   insertUserDeliveries,
   postponeDelivery,
   releaseDelivery,
-  releaseExpiredLeases,
   selectDeliveryStates,
 } from '../store/push-deliveries.ts';
 import { nowIso } from '../util/time.ts';
@@ -139,8 +138,6 @@ export class PushDispatcher implements PushService {
   private again = false;
   /** The log may hold events past the position: set by the bus and the pulse. */
   private logPending = true;
-  /** Time passed (the pulse): retries may be due, leases may have run out. */
-  private timePending = true;
   /**
    * Whether a claim may find rows. A claim that found fewer than it asked for took all there were;
    * the next can find more only after something that makes rows claimable — rows written (an
@@ -222,7 +219,7 @@ export class PushDispatcher implements PushService {
   private wake(news: 'log' | 'time' | null = null): void {
     if (this.stopped) return;
     if (news) this.logPending = true;
-    if (news === 'time') this.timePending = true;
+    if (news === 'time') this.rowsMayBeClaimable(); // retries fall due, leases of dead nodes run out
     if (this.running) {
       this.again = true;
       return;
@@ -248,12 +245,6 @@ export class PushDispatcher implements PushService {
         more = step.more;
       }
       if (wrote) this.rowsMayBeClaimable();
-    }
-    if (this.timePending) {
-      this.timePending = false;
-      // Leases that ran out (their node died mid-send) are claimable again.
-      await releaseExpiredLeases(this.deps.db, nowIso());
-      this.rowsMayBeClaimable();
     }
     await this.claimAndSend();
   }

@@ -136,10 +136,10 @@ const insertForUsers = prepared([...OWED, 'userIds'], (db, p) =>
 );
 
 /**
- * Claims up to `limit` deliveries that are due and not leased, leasing them until `leaseUntil`: a
- * node that dies mid-send leaves its lease to run out, and another node gives it back
- * (releaseExpiredLeases) and takes the work over. Several nodes claim at once without taking the
- * same row (SKIP LOCKED). One statement, prepared: a claim runs every time pushes finish.
+ * Claims up to `limit` deliveries that are due and not leased by a live node, leasing them until
+ * `leaseUntil`: a node that dies mid-send leaves its lease to run out, and another node takes
+ * the work over. Several nodes claim at once without taking the same row (SKIP LOCKED). One
+ * statement, prepared: a claim runs every time pushes finish.
  */
 export async function claimDueDeliveries(
   db: Runner,
@@ -178,28 +178,16 @@ function claimStatement(db: Knex, p: ClaimParams, busy: Knex.Value | null): Knex
   return db.raw(
     `UPDATE push_deliveries SET leased_until = ?
       WHERE id IN (SELECT q.id FROM push_deliveries q
-                    WHERE q.leased_until IS NULL AND q.due_at <= ? ${elsewhere}
+                    WHERE q.due_at <= ? AND (q.leased_until IS NULL OR q.leased_until < ?) ${elsewhere}
                     ORDER BY q.due_at LIMIT ? ${d.claimLock})
      RETURNING *`,
-    [p.leaseUntil, p.now, ...(busy === null ? [] : [d.listOf(db, busy, 'text')]), p.limit],
+    [p.leaseUntil, p.now, p.now, ...(busy === null ? [] : [d.listOf(db, busy, 'text')]), p.limit],
   );
 }
 
 const claimDue = prepared(['leaseUntil', 'now', 'limit'], (db, p) => claimStatement(db, p, null));
 const claimDueElsewhere = prepared(['leaseUntil', 'now', 'busy', 'limit'], (db, p) =>
   claimStatement(db, p, p.busy),
-);
-
-/** Gives back the deliveries whose lease ran out (their node died mid-send) for any node to claim. */
-export async function releaseExpiredLeases(db: Runner, now: string): Promise<void> {
-  await releaseExpired.changes(db, { now });
-}
-
-const releaseExpired = prepared(['now'], (db, p) =>
-  db('push_deliveries')
-    .whereNotNull('leased_until')
-    .where('leased_until', '<', p.now)
-    .update({ leased_until: null }),
 );
 
 /** Gives a claimed delivery back, due as it was, for any node to claim again. */
