@@ -141,12 +141,12 @@ export class PushDispatcher implements PushService {
   /**
    * Whether a claim may find rows. A claim that found fewer than it asked for took all there were;
    * the next can find more only after something that makes rows claimable — rows written (an
-   * expansion step that wrote some, or another node's), time passing (due retries, leases given
-   * back: the pulse), a push service leaving the busy list. A commit that owes nothing (most sends:
-   * the recipients are online) claims nothing: a claim while a push service is saturated scans all
-   * of its waiting rows.
-   * Each bumps `changes`; `drainedAt` is `changes` as a short claim began. Without this, every
-   * finished push ran a claim that scanned all the rows of a saturated push service for nothing.
+   * expansion step that wrote some, or another node's), time passing (due retries, leases of dead
+   * nodes run out: the pulse), a push service leaving the busy list (its rows, given back or left
+   * alone, are claimable again). Each bumps `changes`; `drainedAt` is `changes` as a short claim
+   * began. Without this, every finished push ran a claim that scanned all the rows of a saturated
+   * push service for nothing. A commit that owes nothing (most sends: the recipients are online)
+   * is no such change.
    */
   private changes = 0;
   private drainedAt = -1;
