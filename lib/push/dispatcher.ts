@@ -139,27 +139,17 @@ export class PushDispatcher implements PushService {
   /** The log may hold events past the position: set by the bus and the pulse. */
   private logPending = true;
   /**
-   * Whether a claim may find rows. A claim that found fewer than it asked for took all there were;
-   * the next can find more only after something that makes rows claimable — rows written (an
-   * expansion step that wrote some, or another node's), time passing (due retries, leases of dead
-   * nodes run out: the pulse), a push service leaving the busy list (its rows, given back or left
-   * alone, are claimable again). Each bumps `changes`; `drainedAt` is `changes` as a short claim
-   * began. Without this, every finished push ran a claim that scanned all the rows of a saturated
-   * push service for nothing. A commit that owes nothing (most sends: the recipients are online)
-   * is no such change.
-   */
-  private changes = 0;
-  private drainedAt = -1;
-  /**
-   * Bumped when rows may have become claimable — written, due, given back — but not when a push
-   * service leaves the busy list, which changes only which rows a claim leaves alone.
+   * Bumped when rows may have become claimable: written (an expansion step that wrote some, or
+   * another node's), due (the pulse: retries, leases of dead nodes run out), given back. A commit
+   * that owes nothing (most sends: the recipients are online) is no such change.
    */
   private rowsChanged = 0;
   /**
    * The last claim that came back short took every due row outside the push services it left
-   * alone (`busy`). Until rows change, a claim that leaves alone at least those finds nothing —
-   * and would scan every row waiting for them to find that out: with one push service saturated
-   * (FCM, say), that was one scan of its whole backlog per finished push.
+   * alone (`busy`, those at PUSH_ORIGIN_CONCURRENCY). Until rows change, a claim that leaves alone
+   * at least those finds nothing — and would scan every row waiting for them to find that out:
+   * with one push service saturated (FCM, say), that was one scan of its whole backlog per
+   * finished push. A service leaving the busy list makes its rows claimable again.
    */
   private drainedOutside: { at: number; busy: string[] } | null = null;
   private stopped = false;
@@ -219,7 +209,7 @@ export class PushDispatcher implements PushService {
   private wake(news: 'log' | 'time' | null = null): void {
     if (this.stopped) return;
     if (news) this.logPending = true;
-    if (news === 'time') this.rowsMayBeClaimable(); // retries fall due, leases of dead nodes run out
+    if (news === 'time') this.rowsChanged++; // retries fall due, leases of dead nodes run out
     if (this.running) {
       this.again = true;
       return;
@@ -244,7 +234,7 @@ export class PushDispatcher implements PushService {
         wrote ||= step.wrote;
         more = step.more;
       }
-      if (wrote) this.rowsMayBeClaimable();
+      if (wrote) this.rowsChanged++;
     }
     await this.claimAndSend();
   }
@@ -300,18 +290,14 @@ export class PushDispatcher implements PushService {
   }
 
   private async claimAndSend(): Promise<void> {
-    while (!this.stopped && this.drainedAt !== this.changes && this.inFlight < this.options.concurrency) {
+    while (!this.stopped && this.inFlight < this.options.concurrency) {
       const room = this.options.concurrency - this.inFlight;
-      const seen = this.changes;
       const now = Date.now();
       const busy = [...this.origins]
         .filter(([, o]) => o.active >= this.options.originConcurrency)
         .map(([origin]) => origin);
       const drained = this.drainedOutside;
-      if (drained?.at === this.rowsChanged && drained.busy.every((origin) => busy.includes(origin))) {
-        this.drainedAt = seen;
-        return;
-      }
+      if (drained?.at === this.rowsChanged && drained.busy.every((origin) => busy.includes(origin))) return;
       const rowsSeen = this.rowsChanged;
       const rows = await claimDueDeliveries(
         this.deps.db,
@@ -321,10 +307,7 @@ export class PushDispatcher implements PushService {
         busy,
       );
       if (rows.length) this.launchClaim(rows);
-      if (rows.length < room) {
-        this.drainedAt = seen;
-        this.drainedOutside = { at: rowsSeen, busy };
-      }
+      if (rows.length < room) this.drainedOutside = { at: rowsSeen, busy };
     }
   }
 
@@ -378,7 +361,7 @@ export class PushDispatcher implements PushService {
     const origin = pushOriginOf(subscription);
     if (!(await this.originSlot(origin))) {
       await releaseDelivery(db, row.id); // its service is saturated: another turn, on any node
-      this.rowsChanged++; // claimed again once its service leaves the busy list (that bumps `changes`)
+      this.rowsChanged++; // claimable again, once its service leaves the busy list
       return;
     }
     let outcome: PushOutcome;
@@ -449,8 +432,7 @@ export class PushDispatcher implements PushService {
       next();
       return;
     }
-    // The service is no longer at its bound: its rows, left alone by claims, may be claimed again.
-    if (slots.active-- === this.options.originConcurrency) this.changes++;
+    slots.active--;
     if (slots.active === 0) this.origins.delete(origin);
   }
 
@@ -479,11 +461,6 @@ export class PushDispatcher implements PushService {
     }
     this.counters.retried++;
     await postponeDelivery(db, row.id, row.attempts + 1, new Date(retryAt).toISOString());
-  }
-
-  private rowsMayBeClaimable(): void {
-    this.changes++;
-    this.rowsChanged++;
   }
 
   private report(): void {

@@ -16,7 +16,8 @@ const BODY_LIMIT = 16 * 1024;
 
 /**
  * One outgoing push, over a connection whose address is checked as it is made (see
- * endpoint-guard.ts). Keep-alive agents, so a burst to one push service reuses connections.
+ * endpoint-guard.ts). Keep-alive agents, so a burst to one push service reuses connections. One per
+ * push worker (push-worker.js); its connections end with the worker.
  */
 export class PushTransport {
   private readonly guardedAgent = new Agent({
@@ -77,11 +78,6 @@ export class PushTransport {
       req.on('error', reject);
       req.end(body ?? undefined);
     });
-  }
-
-  close(): void {
-    this.guardedAgent.destroy();
-    this.openAgent.destroy();
   }
 }
 

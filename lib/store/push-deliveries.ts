@@ -87,22 +87,13 @@ const insertArgs = (p: OwedParams) => [
   p.at,
   p.at,
 ];
-const owedValues = (n: OwedNotification) => ({
-  kind: n.kind,
-  conversationId: n.conversationId,
-  messageId: n.messageId,
-  senderId: n.senderId,
-  eventId: n.eventId,
-  eventCursor: n.eventCursor,
-  at: n.at,
-});
 
 /**
  * Owes a message's notification to the subscribed devices of the conversation's members at its
  * event, except its sender, who have not muted it. How many rows it wrote.
  */
 export function insertMessageDeliveries(db: Runner, n: OwedNotification): Promise<number> {
-  return insertForMembers.changes(db, owedValues(n));
+  return insertForMembers.changes(db, n);
 }
 
 const insertForMembers = prepared(OWED, (db, p) =>
@@ -122,7 +113,7 @@ export function insertUserDeliveries(
   userIds: readonly number[],
   n: OwedNotification,
 ): Promise<number> {
-  return insertForUsers.changes(db, { ...owedValues(n), userIds: dialectOf(db).list(userIds) });
+  return insertForUsers.changes(db, { ...n, userIds: dialectOf(db).list(userIds) });
 }
 
 const insertForUsers = prepared([...OWED, 'userIds'], (db, p) =>
@@ -205,41 +196,6 @@ export async function hasNewerDelivery(db: Executor, row: DeliveryRow): Promise<
     .first('id')
     .where({ device_id: row.device_id, conversation_id: row.conversation_id })
     .where('event_id', '>', row.event_id));
-}
-
-/**
- * Takes one push from the device's budget: at most `limit` per window of `windowMs`, counted in
- * the subscription's row so every node sees the same count. Returns null when taken, else when
- * the device's current window ends.
- */
-export async function takeDeviceBudget(
-  db: Executor,
-  deviceId: string,
-  nowMs: number,
-  windowMs: number,
-  limit: number,
-): Promise<string | null> {
-  const now = new Date(nowMs).toISOString();
-  const cutoff = new Date(nowMs - windowMs).toISOString();
-  const expired = 'window_started_at IS NULL OR window_started_at <= ?';
-  const taken = await db('push_subscriptions')
-    .where({ device_id: deviceId })
-    .where((q) =>
-      q
-        .whereNull('window_started_at')
-        .orWhere('window_started_at', '<=', cutoff)
-        .orWhere('window_sent', '<', limit),
-    )
-    .update({
-      // Both read the row as it was (SQL evaluates every SET expression against the old row).
-      window_sent: db.raw(`CASE WHEN ${expired} THEN 1 ELSE window_sent + 1 END`, [cutoff]),
-      window_started_at: db.raw(`CASE WHEN ${expired} THEN ? ELSE window_started_at END`, [cutoff, now]),
-    });
-  if (Number(taken) > 0) return null;
-  const row = await db('push_subscriptions').first('window_started_at').where({ device_id: deviceId });
-  // No subscription any more: held back until now, the delivery is skipped at its next turn.
-  if (!row?.window_started_at) return now;
-  return new Date(Date.parse(row.window_started_at) + windowMs).toISOString();
 }
 
 /** Deletes settled deliveries: one statement for many (ids are many only in the dispatcher's batches). */
