@@ -110,6 +110,9 @@ export const postgres: DatabaseDialect = {
       ),
     ),
 
+  // Its connections commit side by side: a write has a transaction of its own.
+  commitPrepared: (db, work) => preparedTransaction(db, work),
+
   /**
    * The configured schema is created first, and an advisory lock serialises whole runs: knex's own
    * migration lock only works once its tables exist, and two nodes creating them at the same moment

@@ -3,12 +3,14 @@ import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Knex } from 'knex';
 import { LocalBus } from '../events/bus.ts';
+import type { Db } from '../store/db.ts';
 import type { Dialect } from '../store/dialect.ts';
 import { migrationSource } from '../store/migrations.ts';
 import type { Position } from '../store/position.ts';
 import { onOneConnection } from '../store/prepared.ts';
 import type { DatabaseDialect } from './dialect.ts';
 import { CHECKPOINT_BACKSTOP_PAGES, startCheckpointer } from './sqlite-checkpointer.ts';
+import { GroupCommit } from './sqlite-group-commit.ts';
 
 /**
  * SQLite: one process, one connection, one writer. Ids are committed in order, so every position's
@@ -37,6 +39,7 @@ export const sqlite: DatabaseDialect = {
   // of every stream opening, ~20 KB of short-lived heap that outlived the young generation while
   // thousands of streams opened (a sampling heap profile of the streams bench).
   readPreparedConsistently: (db, read) => onOneConnection(db, read),
+  commitPrepared: (db, work) => groupCommitOf(db).run(work),
   migrate: async (db) => {
     const [, applied] = await db.migrate.latest();
     return applied;
@@ -85,6 +88,18 @@ export const sqlite: DatabaseDialect = {
     return { rows: [], changes: statement.run(values as unknown[]).changes };
   },
 };
+
+// One group commit per database, keyed by the knex config its transactions share with it.
+const groupCommits = new WeakMap<object, GroupCommit>();
+
+function groupCommitOf(db: Db): GroupCommit {
+  let group = groupCommits.get(db.client.config);
+  if (!group) {
+    group = new GroupCommit(db);
+    groupCommits.set(db.client.config, group);
+  }
+  return group;
+}
 
 // Distinct SQL texts kept prepared: every statement Parley issues is a handful of shapes (IN lists
 // vary by length), so this bound is only reached by something unusual.

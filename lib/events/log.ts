@@ -9,7 +9,6 @@ import {
   type RecordEvent,
   type RecordEvents,
 } from '../store/events.ts';
-import { preparedTransaction } from '../store/prepared.ts';
 import { nowIso } from '../util/time.ts';
 import type { Bus } from './bus.ts';
 
@@ -76,7 +75,7 @@ export async function commitPreparedWithEvents<T>(
   work: (trx: Runner, record: (event: ConversationEvent) => Promise<number>) => Promise<T>,
 ): Promise<T> {
   let recorded = 0;
-  const result = await preparedTransaction(deps.db, async (trx) => {
+  const result = await dialectOf(deps.db).commitPrepared(deps.db, async (trx) => {
     if (deps.conversationIds?.length) await dialectOf(trx).lockConversations(trx, deps.conversationIds);
     return work(trx, (event) => {
       recorded++;

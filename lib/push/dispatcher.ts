@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { Bus } from '../events/bus.ts';
 import type { Db, Runner } from '../store/db.ts';
+import { dialectOf } from '../store/dialect.ts';
 import { type EventRow, selectEventsAfter, selectHeadPosition } from '../store/events.ts';
 import { encodeCursor } from '../store/position.ts';
-import { preparedTransaction } from '../store/prepared.ts';
 import { recordSubscriptionFailure } from '../store/push.ts';
 import {
   advancePushCursor,
@@ -246,7 +246,7 @@ export class PushDispatcher implements PushService {
   private async expand(): Promise<{ more: boolean; wrote: boolean }> {
     // Prepared statements in a prepared transaction: a knex transaction builds a knex instance of
     // its own (tens of KB of short-lived heap), and a step runs after every commit.
-    return preparedTransaction(this.deps.db, async (trx) => {
+    return dialectOf(this.deps.db).commitPrepared(this.deps.db, async (trx) => {
       const from = await claimPushCursor(trx);
       if (!from) return { more: false, wrote: true }; // another node is reading the log
       const events = await selectEventsAfter(trx, from, EXPAND_BATCH);

@@ -49,6 +49,12 @@ export interface Dialect {
    * per-transaction instance: what a history page and a stream's "now" are read in.
    */
   readPreparedConsistently<T>(db: Db, read: (trx: Runner) => Promise<T>): Promise<T>;
+  /**
+   * Runs a write of prepared statements only (lib/store/prepared.ts) in a transaction, and settles
+   * once it has committed — alone (PostgreSQL), or in one commit with the writes asked for beside
+   * it (SQLite: lib/dialects/sqlite-group-commit.ts).
+   */
+  commitPrepared<T>(db: Db, work: (trx: Runner) => Promise<T>): Promise<T>;
   /** Brings the schema up to date, safe with several nodes starting at once; names what it applied. */
   migrate(db: Db): Promise<string[]>;
   /**

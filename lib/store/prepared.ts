@@ -132,17 +132,21 @@ export function preparedTransaction<T>(
   begin = 'BEGIN',
 ): Promise<T> {
   return onOneConnection(db, async (trx) => {
-    const control = (sql: string) => runNative(trx, { sql, values: [] });
-    await control(begin);
+    await control(trx, begin);
     try {
       const result = await work(trx);
-      await control('COMMIT');
+      await control(trx, 'COMMIT');
       return result;
     } catch (err) {
       // The failure is what the caller needs to hear; a rollback that fails too (the connection
       // is gone, or SQLite already rolled back) adds nothing to it.
-      await control('ROLLBACK').catch(() => {});
+      await control(trx, 'ROLLBACK').catch(() => {});
       throw err;
     }
   });
+}
+
+/** Runs a statement that takes no values (BEGIN, COMMIT, SAVEPOINT …) on a held connection. */
+export async function control(trx: Runner, sql: string): Promise<void> {
+  await runNative(trx, { sql, values: [] });
 }

@@ -6,12 +6,12 @@ import type { TestServer } from './server.ts';
 
 /**
  * Statements that are not the measured work itself: connection set-up (`set search_path` on a
- * fresh PostgreSQL connection), transaction control, PostgreSQL's probe for events held back below
+ * fresh PostgreSQL connection), transaction control (with the savepoints of a group commit), PostgreSQL's probe for events held back below
  * the horizon (it repeats while other writers are in flight), and the session check, which a node
  * caches after a token's first request.
  */
 const NOT_THE_WORK =
-  /^(set |begin|commit|rollback|start transaction|SELECT EXISTS \(SELECT 1 FROM events)|from [`"]sessions[`"]/i;
+  /^(set |begin|commit|rollback|savepoint |release |start transaction|SELECT EXISTS \(SELECT 1 FROM events)|from [`"]sessions[`"]/i;
 
 /** How many database statements `work` runs, with its result: for specs that hold a path's cost flat. */
 export async function countStatements<T>(
