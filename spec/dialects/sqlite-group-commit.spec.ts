@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { openDatabase } from '../../lib/dialects/index.ts';
 import type { Db, Runner } from '../../lib/store/db.ts';
 import { dialectOf } from '../../lib/store/dialect.ts';
-import { prepared } from '../../lib/store/prepared.ts';
+import { control, prepared } from '../../lib/store/prepared.ts';
 import { describeOncePerRun } from '../helpers/postgres.ts';
 
 describeOncePerRun('SQLite: prepared writes asked for together commit together', () => {
@@ -92,6 +92,23 @@ describeOncePerRun('SQLite: prepared writes asked for together commit together',
       'SQLITE_CONSTRAINT_PRIMARYKEY',
     );
     expect(await numbers()).to.deep.equal([1, 2]);
+  });
+
+  it('fails the writes before one that lost the whole transaction, and commits the rest anew', async () => {
+    // What SQLite does on an I/O error or a full disk: it rolls the whole transaction back.
+    const lost = new Error('the transaction is gone');
+    const outcomes = await Promise.allSettled([
+      write(1),
+      dialectOf(db).commitPrepared(db, async (trx: Runner) => {
+        await control(trx, 'ROLLBACK');
+        throw lost;
+      }),
+      write(3),
+    ]);
+    expect(outcomes.map((o) => o.status)).to.deep.equal(['rejected', 'rejected', 'fulfilled']);
+    expect((outcomes[0] as PromiseRejectedResult).reason).to.not.equal(lost);
+    expect((outcomes[1] as PromiseRejectedResult).reason).to.equal(lost);
+    expect(await numbers()).to.deep.equal([3]);
   });
 
   it('takes at most 64 writes in one transaction', async () => {
