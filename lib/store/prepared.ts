@@ -121,7 +121,8 @@ export async function onOneConnection<T>(db: Db, work: (conn: Runner) => Promise
 
 /**
  * A transaction on one connection whose work runs prepared statements only: what a send commits
- * in, and what a consistent read of prepared statements reads in. knex's own transaction builds a
+ * in on PostgreSQL (SQLite commits sends in groups: lib/dialects/sqlite-group-commit.ts), and what
+ * a consistent read of prepared statements reads in there. knex's own transaction builds a
  * knex instance bound to it each time, which costs a send more than its statements do; this one is
  * `begin` (BEGIN, or a dialect's BEGIN with an isolation level) and COMMIT (or ROLLBACK) on the
  * connection it holds.
