@@ -44,7 +44,8 @@ export class GroupCommit {
     while (this.queue.length > 0) {
       const group = this.queue.splice(0, GROUP_LIMIT);
       await onOneConnection(this.db, (trx) => commitGroup(trx, group)).catch((err: unknown) => {
-        // The connection could not be had: nothing ran.
+        // No connection, or no new BEGIN after a lost transaction: every write of the group not
+        // settled yet fails (a settled promise ignores this).
         for (const write of group) write.reject(err);
       });
     }
