@@ -117,11 +117,15 @@ export const eventRoutes = [
       // Passing a cursor back acknowledges every event up to it: those messages were delivered.
       if (cursor) deps.deliveries.acknowledged(session.userId, cursor);
       const leftDevice = await deviceConnected(deps.push.liveness, session, 'poll');
-      const disconnected = deps.presence.connected(session.userId, 'poll');
+      // Online once the poll's starting point is fixed, as for a stream.
+      let leftPresence = () => {};
+      const started = () => {
+        leftPresence = deps.presence.connected(session.userId, 'poll');
+      };
       try {
-        await servePoll(deps, ctx, session, cursor, query.timeout * 1000);
+        await servePoll(deps, ctx, session, cursor, query.timeout * 1000, started);
       } finally {
-        disconnected();
+        leftPresence();
         leftDevice();
       }
       return undefined;

@@ -103,13 +103,17 @@ async function openPoll(
   return { ...start, backlog: await readFeed(deps.db, userId, start.after, limits) };
 }
 
-/** Serves GET /events/poll: answers at once when events are pending, otherwise waits up to `timeoutMs`. */
+/**
+ * Serves GET /events/poll: answers at once when events are pending, otherwise waits up to
+ * `timeoutMs`. `started` is called once the poll's starting point is fixed.
+ */
 export async function servePoll(
   deps: PollDeps,
   ctx: Koa.Context,
   session: Session,
   cursor: Position | undefined,
   timeoutMs: number,
+  started: () => void,
 ): Promise<void> {
   ctx.req.socket.setTimeout(0);
   // Subscribe before reading the log: whatever commits after the read is caught by the waiter.
@@ -120,6 +124,7 @@ export async function servePoll(
   let timer: NodeJS.Timeout | undefined;
   try {
     const { after, reset, backlog } = await openPoll(deps, session.userId, cursor, timeoutMs);
+    started();
     let events: WireEvent[] = reset ? [reset, ...backlog] : backlog;
     let position = backlog.at(-1)?.position ?? after;
     if (events.length === 0 && timeoutMs > 0) {
