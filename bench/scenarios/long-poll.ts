@@ -98,6 +98,16 @@ export async function longPoll(ctx: BenchContext): Promise<ScenarioResult> {
       );
     },
   );
+  // The floor's logic behind bare Koa + @koa/router, the framework Parley's routes run in: how much
+  // of Parley's loop CPU the framework alone costs.
+  const koa = await startFloor('long-poll-koa.ts');
+  let kl: typeof sse;
+  try {
+    kl = (await listenAndSend(koa, members, sender!, conversationId, rounds, null, 'poll')).single;
+  } finally {
+    await koa.stop();
+  }
+  ctx.log(`long-poll floor in bare Koa, in a loop: ${kl.cpuPerMessageMs.toFixed(0)} ms CPU per message`);
   const p = out.parley!;
   const f = out.floor!;
   const pl = loops.parley!;
@@ -155,10 +165,21 @@ export async function longPoll(ctx: BenchContext): Promise<ScenarioResult> {
       {
         scenario: 'long-poll',
         size: inALoop,
-        metric: 'deliveries missing + failed sends + dropped (in a loop; Parley: and over SSE)',
+        metric:
+          "server CPU per message (floor column: the floor's logic in bare Koa + @koa/router, no auth, validation, headers or database)",
+        unit: 'ms',
+        parley: pl.cpuPerMessageMs,
+        floor: kl.cpuPerMessageMs,
+        goal: { kind: 'report' },
+      },
+      {
+        scenario: 'long-poll',
+        size: inALoop,
+        metric:
+          'deliveries missing + failed sends + dropped (in a loop; Parley: and over SSE; floor: and in Koa)',
         unit: 'count',
         parley: pl.missing + pl.failedSends + pl.dropped + sse!.missing + sse!.failedSends + sse!.dropped,
-        floor: fl.missing + fl.failedSends + fl.dropped,
+        floor: fl.missing + fl.failedSends + fl.dropped + kl.missing + kl.failedSends + kl.dropped,
         goal: { kind: 'zero' },
       },
     ],
@@ -168,7 +189,7 @@ export async function longPoll(ctx: BenchContext): Promise<ScenarioResult> {
         side,
         {
           inALoop: summary(loops[side]!),
-          ...(side === 'parley' ? { overSse: summary(sse!) } : {}),
+          ...(side === 'parley' ? { overSse: summary(sse!) } : { inALoopInKoa: summary(kl) }),
           woken: r.woken,
           emptyAnswers: r.emptyAnswers,
           repolls: r.repolls,
