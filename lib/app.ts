@@ -1,6 +1,5 @@
 import cors from '@koa/cors';
 import Koa from 'koa';
-import helmet from 'koa-helmet';
 import { authRoutes } from '../routes/auth.ts';
 import { commitRoutes } from '../routes/commits.ts';
 import { conversationRoutes } from '../routes/conversations.ts';
@@ -23,6 +22,7 @@ import { problemHandler } from './http/problem-handler.ts';
 import { requestLogger } from './http/request-log.ts';
 import type { Route } from './http/route.ts';
 import { buildRouter } from './http/router.ts';
+import { securityHeaders } from './http/security-headers.ts';
 
 export const ROUTES: readonly Route[] = [
   ...authRoutes,
@@ -52,7 +52,7 @@ export function createApp(deps: Omit<Deps, 'openapi'>, version: string): Koa {
   app.use(problemHandler());
   if (deps.metrics) app.use(deps.metrics.httpTimer);
   app.use(
-    helmet({
+    securityHeaders({
       // Not helmet's defaults, which allow styles and fonts from any https host and upgrade
       // requests to https (breaking plain-http hosts): the strict policy of
       // lib/http/content-security.ts, which /docs replaces with the one its page needs.

@@ -10,7 +10,7 @@ const policy = (directives: Directives): string =>
     .map(([name, values]) => `${name} ${values.join(' ')}`)
     .join('; ');
 
-/** In helmet's shape: koa-helmet sends it on every response (lib/app.ts). */
+/** In helmet's shape: sent on every response (lib/app.ts, lib/http/security-headers.ts). */
 export const API_DIRECTIVES: Directives = {
   'default-src': ["'none'"],
   'base-uri': ["'none'"],

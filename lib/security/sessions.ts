@@ -110,7 +110,6 @@ export class Sessions {
 
   /** The live session a token names, sliding its expiry forward once half of it has passed. */
   async authenticate(token: string): Promise<Session | null> {
-    if (token.length > 2048 || !TOKEN_FORMAT.test(token)) return null;
     const sid = await this.sessionIdOf(token);
     if (!sid) return null;
     const now = Date.now();
@@ -162,8 +161,10 @@ export class Sessions {
   }
 
   private async sessionIdOf(token: string): Promise<string | null> {
+    // Only tokens of the right format are ever remembered: a known one needs no second look.
     const hit = this.unsealed.get(token);
     if (hit !== undefined) return hit;
+    if (token.length > 2048 || !TOKEN_FORMAT.test(token)) return null;
     let sid: string | null = null;
     try {
       const data = await unsealData<{ sid?: unknown }>(token, { password: this.keys.secret, ttl: 0 });
