@@ -44,7 +44,10 @@ export async function startParley(config: Config): Promise<RunningParley> {
   await dialect.migrate(db);
   const maintenance = dialect.startMaintenance(config.database, log);
   const bus = await dialect.connectBus(db, config.database, log);
-  const hub = new EventHub(db, bus, log, config.presenceGroupLimit);
+  const hub = new EventHub(db, bus, log, {
+    presenceGroupLimit: config.presenceGroupLimit,
+    eventRetentionMs: config.eventRetentionMs,
+  });
   await hub.start();
   const presence = config.presenceEnabled
     ? new PresenceTracker({ db, bus, log }, config.presenceWindowMs, config.presenceGraceMs)

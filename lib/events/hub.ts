@@ -9,7 +9,7 @@ import {
   selectRecipients,
   selectTail,
 } from '../store/events.ts';
-import { ORIGIN, type Position } from '../store/position.ts';
+import { isAfter, ORIGIN, type Position, samePosition } from '../store/position.ts';
 import { groupBy } from '../util/group-by.ts';
 import { RecentSet } from '../util/recent-set.ts';
 import type { Bus, BusMessage } from './bus.ts';
@@ -54,6 +54,24 @@ const RECENT_REVOCATIONS = 10_000;
 // Conversations whose audiences the tail keeps between batches.
 const AUDIENCES_KEPT = 10_000;
 
+// Users whose last visible event the hub remembers (see nothingAfter): ~50 bytes each, ~5 MB at
+// most (plus one event's audience, MAX_GROUP_MEMBERS). Past it the memory starts again, and polls
+// from before that point read the log.
+const LAST_VISIBLE_KEPT = 100_000;
+
+// The memory starts again at least this often, and at least twice per event retention: a cursor
+// it vouches for is never one the log has pruned, which gets a `reset` instead.
+const LAST_VISIBLE_FOR_MS = 60_000;
+
+export interface HubLimits {
+  /** Config.presenceGroupLimit: presence travels through conversations this small. */
+  presenceGroupLimit: number;
+  /** Config.eventRetentionMs. */
+  eventRetentionMs: number;
+  /** Users remembered by nothingAfter (the specs lower it). */
+  lastVisibleKept?: number;
+}
+
 /**
  * This node's view of the event log. It tails the log once for the whole node — one read per
  * batch of new events, not one per subscriber — works out who may see each event, and hands the
@@ -73,18 +91,35 @@ export class EventHub {
   private recheck: { timer: NodeJS.Timeout | undefined; delayMs: number } = { timer: undefined, delayMs: 0 };
   /** Sessions revoked lately: a subscriber of one is closed at once (see subscribe). */
   private readonly recentlyRevoked = new RecentSet<string>(RECENT_REVOCATIONS);
+  /**
+   * user → the position of the last event fanned out since `knownFrom` that the user may see,
+   * whether or not they were listening then (see nothingAfter).
+   */
+  private readonly lastVisible = new Map<number, Position>();
+  /** Everything fanned out after this position is in lastVisible; null: nothing yet. */
+  private knownFrom: Position | null = null;
+  /** When knownFrom was set (ms). */
+  private knownSince = 0;
+  private readonly presenceGroupLimit: number;
+  private readonly lastVisibleKept: number;
+  private readonly lastVisibleForMs: number;
 
   constructor(
     private readonly db: Db,
     private readonly bus: Bus,
     private readonly log: Logger,
-    /** Config.presenceGroupLimit: presence travels through conversations this small. */
-    private readonly presenceGroupLimit: number,
-  ) {}
+    limits: HubLimits,
+  ) {
+    this.presenceGroupLimit = limits.presenceGroupLimit;
+    this.lastVisibleKept = limits.lastVisibleKept ?? LAST_VISIBLE_KEPT;
+    this.lastVisibleForMs = Math.min(LAST_VISIBLE_FOR_MS, limits.eventRetentionMs / 2);
+  }
 
   async start(): Promise<void> {
     this.tail = await selectHeadPosition(this.db);
     this.fannedOut = this.tail;
+    // An empty log's head is the origin, which a cursor from another database can pass for.
+    if (!samePosition(this.tail, ORIGIN)) this.forgetVisibleBefore(this.tail);
     this.unsubscribeBus = this.bus.subscribe((message) => this.onBusMessage(message));
   }
 
@@ -129,6 +164,28 @@ export class EventHub {
    */
   get fannedOutThrough(): Position {
     return this.fannedOut;
+  }
+
+  /**
+   * Whether nothing this node has fanned out after `cursor` is for this user: then a poll from
+   * there has nothing to read from the log, and its subscriber is handed whatever comes next —
+   * the re-poll of a client woken by a message, even when others' events (a receipt to the
+   * sender, another conversation's message) went out before it came back. Only for a cursor this
+   * node has seen the log pass since `knownFrom`, which moves on every minute or so, and at each
+   * presence transition, whose audience is worked out for listening users only.
+   */
+  nothingAfter(userId: number, cursor: Position): boolean {
+    if (samePosition(cursor, this.fannedOut)) return true;
+    if (this.knownFrom === null || isAfter(this.knownFrom, cursor) || isAfter(cursor, this.fannedOut)) {
+      return false;
+    }
+    const last = this.lastVisible.get(userId);
+    return last === undefined || !isAfter(last, cursor);
+  }
+
+  /** How many users nothingAfter remembers (the specs watch it stay bounded). */
+  usersRemembered(): number {
+    return this.lastVisible.size;
   }
 
   /** This node's open streams and waiting polls. */
@@ -192,12 +249,12 @@ export class EventHub {
       const { rows, heldBack } = await selectTail(this.db, this.tail, TAIL_BATCH);
       if (rows.length < TAIL_BATCH) this.recheckWhileHeldBack(heldBack);
       if (rows.length === 0) return;
-      // Every batch, fanned out or not: an audience kept across a membership change would be wrong.
+      // Before the audiences are read: an audience kept across a membership change would be wrong.
       this.forgetChangedAudiences(rows);
       const last = rows.at(-1)!;
       const through = { tx: last.tx, id: last.id };
-      if (this.subscribers.size > 0) await this.fanOut(rows, through);
-      else this.fannedOut = through;
+      // Even with no subscriber here: who may see each event is remembered (see nothingAfter).
+      await this.fanOut(rows, through);
       this.onFannedOut?.(rows);
       this.tail = through;
       if (rows.length < TAIL_BATCH && !this.wakeAgain) return;
@@ -236,24 +293,38 @@ export class EventHub {
       (r) => r.event_id,
       (r) => r.user_id,
     );
+    if (this.knownFrom === null || Date.now() - this.knownSince >= this.lastVisibleForMs) {
+      this.forgetVisibleBefore({ tx: rows[0]!.tx, id: rows[0]!.id });
+    }
     for (const row of rows) {
       const event = WireEvent.fromRow(row);
+      const position = event.position!;
+      if (this.lastVisible.size >= this.lastVisibleKept) this.forgetVisibleBefore(position);
       if (row.type === 'presence.updated') {
+        // Who else may see it, among users not listening now, is not worked out.
+        this.forgetVisibleBefore(position);
         for (const userId of presenceAudiences.get(row.id) ?? []) this.deliverTo(userId, event);
         continue;
       }
       if (row.conversation_id === null) {
-        for (const userId of recipientsOf.get(row.id) ?? []) this.deliverTo(userId, event);
+        for (const userId of recipientsOf.get(row.id) ?? []) this.deliverTo(userId, event, position);
         continue;
       }
       // The same visibility rule as selectEventsForUser: after joining, up to and including leaving.
       for (const m of membersOf.get(row.conversation_id) ?? []) {
         if (row.id > m.joined_event_id && (m.left_event_id === null || row.id <= m.left_event_id)) {
-          this.deliverTo(m.user_id, event);
+          this.deliverTo(m.user_id, event, position);
         }
       }
     }
     this.fannedOut = through;
+  }
+
+  /** lastVisible starts again at `position`: what was fanned out up to it is no longer known. */
+  private forgetVisibleBefore(position: Position): void {
+    this.lastVisible.clear();
+    this.knownFrom = position;
+    this.knownSince = Date.now();
   }
 
   /**
@@ -294,7 +365,7 @@ export class EventHub {
    * conversation of at most presenceGroupLimit members with them now — asked only about the users this node has subscribers of.
    */
   private async presenceAudiencesOf(rows: EventRow[]): Promise<Map<number, Iterable<number>>> {
-    if (rows.length === 0) return new Map();
+    if (rows.length === 0 || this.subscribers.size === 0) return new Map();
     const subjectOf = new Map(
       rows.map((r) => [r.id, Number((JSON.parse(r.data) as { userId: string }).userId)]),
     );
@@ -314,7 +385,9 @@ export class EventHub {
     }
   }
 
-  private deliverTo(userId: number, event: WireEvent): void {
+  /** Hands the event to the user's subscribers here; `position`: and remembers the user may see it. */
+  private deliverTo(userId: number, event: WireEvent, position?: Position): void {
+    if (position) this.lastVisible.set(userId, position);
     const set = this.subscribers.get(userId);
     if (!set) return;
     for (const s of set) s.deliver(event);

@@ -3,7 +3,7 @@ import type { Config } from '../config.ts';
 import { sessionRevoked } from '../http/problems.ts';
 import type { Session } from '../security/sessions.ts';
 import type { Db } from '../store/db.ts';
-import { encodeCursor, isAfter, ORIGIN, type Position, samePosition } from '../store/position.ts';
+import { encodeCursor, isAfter, ORIGIN, type Position } from '../store/position.ts';
 import { readFeed, readFeedNow, type StartingPoint, startingPoint } from './feed.ts';
 import type { EventHub, Subscriber } from './hub.ts';
 import type { WireEvent } from './wire.ts';
@@ -94,9 +94,10 @@ async function openPoll(
   const limits = { limit: deps.config.pollBatchSize, presenceGroupLimit: deps.config.presenceGroupLimit };
   // A poll that will not wait answers with everything committed before it.
   if (timeoutMs === 0) return readFeedNow(deps.db, userId, cursor, limits);
-  // A waiting poll at the node's fan-out position — the re-poll of a woken poll — has nothing to
-  // read: its waiter, subscribed before this, is handed whatever comes next.
-  if (cursor !== undefined && samePosition(cursor, deps.hub.fannedOutThrough)) {
+  // A waiting poll from where nothing the node has fanned out since is for this user — the re-poll
+  // of a woken poll — has nothing to read: its waiter, subscribed before this, is handed whatever
+  // comes next.
+  if (cursor !== undefined && deps.hub.nothingAfter(userId, cursor)) {
     return { after: cursor, reset: null, backlog: [] };
   }
   const start = await startingPoint(deps.db, cursor);

@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { readFeed, startingPoint } from '../../lib/events/feed.ts';
-import type { Subscriber } from '../../lib/events/hub.ts';
+import { EventHub, type Subscriber } from '../../lib/events/hub.ts';
+import { readConsistently } from '../../lib/events/log.ts';
 import type { WireEvent } from '../../lib/events/wire.ts';
-import { isAfter } from '../../lib/store/position.ts';
+import { selectLogBounds } from '../../lib/store/events.ts';
+import { encodeCursor, isAfter, type Position } from '../../lib/store/position.ts';
 import { Changes } from '../helpers/changes.ts';
 import { direct, group, send } from '../helpers/chat.ts';
+import { signUp } from '../helpers/client.ts';
 import { useServer } from '../helpers/fixture.ts';
 
 // The node's EventHub (lib/events/hub.ts), driven directly: subscribers here are plain objects on
@@ -147,6 +150,84 @@ describe('the event hub', () => {
     await send(bob, await direct(bob, carol), 'after the typing');
     await carols.until(() => carols.bodies.length >= 1, "carol's message");
     expect(carols.events.map((e) => e.type)).to.not.include('typing');
+  });
+
+  it('vouches that nothing after a cursor is for a user only where the log agrees, remembering at most its bound', async () => {
+    const { db, bus, log } = t.server.parley.deps;
+    // Two more hubs on the same log: one remembers all 5 users below, the other at most 3 (the
+    // node's: 100,000), so its bound is passed again and again.
+    const kept = 3;
+    const hubs = [1000, kept].map(
+      (lastVisibleKept) =>
+        new EventHub(db, bus, log, {
+          presenceGroupLimit: 100,
+          eventRetentionMs: 86_400_000,
+          lastVisibleKept,
+        }),
+    );
+    const [roomy, small] = hubs as [EventHub, EventHub];
+    // With no subscriber of their own: they remember who may see each event all the same.
+    for (const h of hubs) await h.start();
+    try {
+      const [dave, erin] = await Promise.all([signUp(t.url, 'dave'), signUp(t.url, 'erin')]);
+      const users = [alice, bob, carol, dave!, erin!];
+      const conversations = [
+        await direct(alice, bob),
+        await direct(bob, carol),
+        await group(carol, [dave!, erin!], 'three'),
+        await direct(erin!, alice),
+      ];
+      const caughtUp = async () => {
+        const { head } = await readConsistently(db, selectLogBounds);
+        while (hubs.some((h) => isAfter(head, h.fannedOutThrough)))
+          await new Promise((r) => setTimeout(r, 5));
+        return head;
+      };
+      const cursors: Position[] = [await caughtUp()];
+      for (let i = 0; i <= 12; i++) {
+        const sender = [alice, bob, carol, erin!][i % 4]!;
+        // Now and then (and last) an event with recipients of its own, not a conversation's
+        // members: a profile change reaches the user's contacts.
+        if (i % 5 === 2) {
+          const changed = await sender.api.put(`/users/${sender.id}`, {
+            displayName: `${sender.username} ${i}`,
+          });
+          expect(changed.status).to.equal(200);
+        } else await send(sender, conversations[i % 4]!, `round ${i}`);
+        cursors.push(await caughtUp());
+      }
+      const head = cursors.at(-1)!;
+      for (const [name, h] of [
+        ['roomy', roomy],
+        ['small', small],
+      ] as const) {
+        let vouched = 0;
+        let refused = 0;
+        for (const user of users) {
+          for (const cursor of cursors) {
+            if (!h.nothingAfter(Number(user.id), cursor)) {
+              refused++;
+              continue;
+            }
+            vouched++;
+            const feed = await readFeed(db, Number(user.id), cursor, {
+              limit: 1000,
+              presenceGroupLimit: 100,
+            });
+            const upToHead = feed.filter((e) => !isAfter(e.position!, head)).map(idOf);
+            expect(upToHead, `${name}: ${user.username} after ${encodeCursor(cursor)}`).to.deep.equal([]);
+          }
+        }
+        // Both answers came up: the checks above ran, and the hub does not vouch for everything.
+        expect(vouched, name).to.be.above(0);
+        expect(refused, name).to.be.above(0);
+      }
+      // At most the bound, plus the one event's audience that passed it.
+      expect(small.usersRemembered()).to.be.at.most(kept + 3);
+      expect(roomy.usersRemembered()).to.equal(users.length);
+    } finally {
+      for (const h of hubs) await h.stop();
+    }
   });
 
   it('closes the subscribers of a revoked session, also one that subscribes just after the revoke', async () => {

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { direct, poll, send } from '../helpers/chat.ts';
-import type { TestUser } from '../helpers/client.ts';
+import { signUp, type TestUser } from '../helpers/client.ts';
 import { useServer } from '../helpers/fixture.ts';
 import { SseReader } from '../helpers/sse.ts';
-import { countStatements } from '../helpers/statements.ts';
+import { countStatements, hubCaughtUp } from '../helpers/statements.ts';
 
 const BATCH = 5;
 
@@ -67,6 +67,29 @@ describe('GET /events/poll (long-poll)', () => {
     );
     expect(behind.result.body.events.map((e: any) => e.data.body)).to.deep.equal(['caught up']);
     expect(behind.statements).to.be.above(0);
+  });
+
+  it('reads nothing from the database for a waiting poll behind the fan-out only by events for others', async () => {
+    // A woken client's re-poll comes back after others' events went out (a receipt to the sender,
+    // another conversation's message): it has nothing to read either.
+    const { body: start } = await poll(bob, { timeout: 0 });
+    await send(alice, conversationId, 'for bob');
+    const woken = await poll(bob, { cursor: start.cursor, timeout: 30 });
+    expect(woken.body.events.map((e: any) => e.data.body)).to.deep.equal(['for bob']);
+    const carol = await signUp(t.url, 'carol');
+    await send(alice, await direct(alice, carol), 'not for bob');
+    await hubCaughtUp(t.server);
+    const { statements, result } = await countStatements(t.server.parley.deps.db, () =>
+      poll(bob, { cursor: woken.body.cursor, timeout: 1 }),
+    );
+    expect(result.body).to.deep.equal({ events: [], cursor: woken.body.cursor });
+    expect(statements).to.equal(0);
+    // Something for bob after that cursor: answered at once, whichever way it is found.
+    await send(alice, conversationId, 'for bob again');
+    const began = Date.now();
+    const again = await poll(bob, { cursor: woken.body.cursor, timeout: 30 });
+    expect(Date.now() - began).to.be.below(1000);
+    expect(again.body.events.map((e: any) => e.data.body)).to.deep.equal(['for bob again']);
   });
 
   it('wakes a waiting poll as soon as an event arrives', async () => {
