@@ -54,6 +54,7 @@ describeOncePerRun('npm start', function () {
       await stream.body?.cancel();
       const used = await fetch(`${url}/events?ticket=${ticket}`);
       expect(used.status).to.equal(401);
+      const requestId = used.headers.get('x-request-id');
       await used.text();
 
       npm.kill('SIGTERM');
@@ -75,9 +76,12 @@ describeOncePerRun('npm start', function () {
         .to.include(`http://127.0.0.1:${port}`)
         .and.include(dbFile)
         .and.include(packageJson.version);
-      expect(lines.some((l) => l.msg === 'request' && l.path === '/events' && l.status === 401)).to.equal(
-        true,
-      );
+      // The request's summary line, with the id its answer carried.
+      expect(
+        lines.some(
+          (l) => l.msg === 'request' && l.path === '/events' && l.status === 401 && l.reqId === requestId,
+        ),
+      ).to.equal(true);
       expect(out).not.to.include(ticket);
     } finally {
       if (npm.exitCode === null) npm.kill('SIGKILL');
