@@ -154,18 +154,16 @@ describe('the event hub', () => {
 
   it('vouches that nothing after a cursor is for a user only where the log agrees, remembering at most its bound', async () => {
     const { db, bus, log } = t.server.parley.deps;
-    // Two more hubs on the same log: one remembers all 5 users below, the other at most 3 (the
-    // node's: 100,000), so its bound is passed again and again.
+    // Three more hubs on the same log: one remembers all 5 users below, one at most 3 (the
+    // node's: 100,000), so its bound is passed again and again, and one whose memory starts again
+    // at every batch (half an event retention of 2 ms; the node's: a minute).
     const kept = 3;
-    const hubs = [1000, kept].map(
-      (lastVisibleKept) =>
-        new EventHub(db, bus, log, {
-          presenceGroupLimit: 100,
-          eventRetentionMs: 86_400_000,
-          lastVisibleKept,
-        }),
-    );
-    const [roomy, small] = hubs as [EventHub, EventHub];
+    const hubs = [
+      { lastVisibleKept: 1000, eventRetentionMs: 86_400_000 },
+      { lastVisibleKept: kept, eventRetentionMs: 86_400_000 },
+      { lastVisibleKept: 1000, eventRetentionMs: 2 },
+    ].map((limits) => new EventHub(db, bus, log, { presenceGroupLimit: 100, ...limits }));
+    const [roomy, small, brief] = hubs as [EventHub, EventHub, EventHub];
     // With no subscriber of their own: they remember who may see each event all the same.
     for (const h of hubs) await h.start();
     try {
@@ -200,6 +198,7 @@ describe('the event hub', () => {
       for (const [name, h] of [
         ['roomy', roomy],
         ['small', small],
+        ['brief', brief],
       ] as const) {
         let vouched = 0;
         let refused = 0;
@@ -210,6 +209,9 @@ describe('the event hub', () => {
               continue;
             }
             vouched++;
+            // Starting again at every batch, that hub vouches only for the head.
+            if (h === brief)
+              expect(encodeCursor(cursor), `brief: ${user.username}`).to.equal(encodeCursor(head));
             const feed = await readFeed(db, Number(user.id), cursor, {
               limit: 1000,
               presenceGroupLimit: 100,
