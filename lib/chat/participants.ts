@@ -12,6 +12,7 @@ import {
   noSuchConversation,
   notAGroup,
   notFound,
+  userNamed,
 } from '../http/problems.ts';
 import { EMBEDDED_PARTICIPANTS } from '../http/schemas.ts';
 import {
@@ -236,7 +237,8 @@ export async function removeParticipant(
     assertGroup(caller, 'has fixed participants: nobody can be removed or leave');
     const members = await selectCurrentMembers(trx, conversationId);
     const target = members.find((m) => m.user_id === targetId);
-    if (!target) throw notFound(`User ${targetId} is not a participant of conversation ${conversationId}.`);
+    if (!target)
+      throw notFound(`${userNamed(targetId)} is not a participant of conversation ${conversationId}.`);
     if (targetId !== callerId) {
       // Leaving needs no commit (MLS does not let a member commit its own removal): the others do.
       assertNotEncrypted(caller, 'Remove members with an MLS commit that names them in `remove`.');
@@ -304,7 +306,8 @@ export async function changeRole(
     if (caller.role !== 'owner') throw forbidden('Only an owner can change roles.');
     const members = await selectCurrentMembers(trx, conversationId);
     const target = members.find((m) => m.user_id === targetId);
-    if (!target) throw notFound(`User ${targetId} is not a participant of conversation ${conversationId}.`);
+    if (!target)
+      throw notFound(`${userNamed(targetId)} is not a participant of conversation ${conversationId}.`);
     if (
       target.role === 'owner' &&
       role !== 'owner' &&

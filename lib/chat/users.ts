@@ -9,6 +9,7 @@ import {
   malformedCursor,
   noSuchUser,
   notFound,
+  userNamed,
   usernameTaken,
   wrongPassword,
 } from '../http/problems.ts';
@@ -269,7 +270,7 @@ export async function setAvatar(deps: Store, session: Session, id: number, bytes
 
 export async function getAvatar(deps: Store, id: number): Promise<AvatarRow> {
   const avatar = (await selectUserById(deps.db, id)) && (await selectAvatar(deps.db, id));
-  if (!avatar) throw notFound(`User ${id} has no uploaded avatar.`);
+  if (!avatar) throw notFound(`${userNamed(id)} has no uploaded avatar.`);
   return avatar;
 }
 
@@ -278,7 +279,7 @@ export async function removeAvatar(deps: Store, session: Session, id: number): P
   assertSelf(session, id);
   const at = nowIso();
   await commitWithEvents(deps, async (trx, record) => {
-    if ((await deleteAvatar(trx, id)) === 0) throw notFound(`User ${id} has no uploaded avatar.`);
+    if ((await deleteAvatar(trx, id)) === 0) throw notFound(`${userNamed(id)} has no uploaded avatar.`);
     const updated = await updateUserRow(trx, id, { avatarUrl: null, at });
     await record(await announceUser(trx, updated));
   });

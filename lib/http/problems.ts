@@ -249,9 +249,18 @@ export const pushGatewayNotAllowed = (url: string) =>
   );
 /** One detail for "not a member", "no such id" and "not an id at all", so nothing leaks. */
 export const noSuchConversation = () => notFound('There is no such conversation among yours.');
+// A path id that is not one of ours arrives as 0 (lib/util/ids.ts): a detail names it only when
+// it is an id the client sent.
 export const noSuchMessage = (conversationId: number, messageId: number) =>
-  notFound(`There is no message ${messageId} in conversation ${conversationId}.`);
-export const noSuchUser = (userId: number) => notFound(`There is no user with id ${userId}.`);
+  notFound(
+    messageId
+      ? `There is no message ${messageId} in conversation ${conversationId}.`
+      : `There is no such message in conversation ${conversationId}.`,
+  );
+export const noSuchUser = (userId: number) =>
+  notFound(userId ? `There is no user with id ${userId}.` : 'There is no such user.');
+/** "User 42", or "That user" for an id that is not one of ours. */
+export const userNamed = (userId: number) => (userId ? `User ${userId}` : 'That user');
 export const usernameTaken = (username: string) =>
   new HttpProblem('username-taken', `The username "${username}" is taken.`);
 export const groupFull = (detail: string) => new HttpProblem('group-full', detail);

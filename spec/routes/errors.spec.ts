@@ -4,7 +4,7 @@ import { useServer } from '../helpers/fixture.ts';
 import { expectProblem } from '../helpers/problem.ts';
 
 describe('errors as problem details', () => {
-  const t = useServer({ users: ['errors'] });
+  const t = useServer({ users: ['errors', 'other'] });
   const { errors: user } = t.users;
   const api = t.api;
 
@@ -16,6 +16,35 @@ describe('errors as problem details', () => {
 
   it('answers an unknown path with a 404 problem whatever the method, even with a session', async () => {
     expectProblem(await user.api.post('/nowhere', { a: 1 }), 404, 'not-found');
+  });
+
+  it("names in a 404's detail only ids the client sent, not what a malformed one became", async () => {
+    // Anything that is not one of our ids gets the same 404 as a missing one (nothing leaks) —
+    // and the detail must not speak of an id 0 nobody asked for.
+    const group = await user.api.post('/conversations', { participantIds: [t.users.other.id], title: 'ids' });
+    const conversationId = group.body.id as string;
+    const cases: [string, string][] = [
+      ['/users/abc', 'There is no such user.'],
+      ['/users/007', 'There is no such user.'],
+      ['/users/999999999', 'There is no user with id 999999999.'],
+      ['/users/abc/avatar', 'That user has no uploaded avatar.'],
+      [
+        `/conversations/${conversationId}/messages/abc`,
+        `There is no such message in conversation ${conversationId}.`,
+      ],
+      [
+        `/conversations/${conversationId}/messages/999999999`,
+        `There is no message 999999999 in conversation ${conversationId}.`,
+      ],
+    ];
+    for (const [path, detail] of cases) {
+      const res = await user.api.get(path);
+      expectProblem(res, 404, 'not-found');
+      expect(res.body.detail, path).to.equal(detail);
+    }
+    const removed = await user.api.delete(`/conversations/${conversationId}/participants/abc`);
+    expectProblem(removed, 404, 'not-found');
+    expect(removed.body.detail).to.equal(`That user is not a participant of conversation ${conversationId}.`);
   });
 
   it('answers a wrong method with a 405 problem keeping the Allow header', async () => {
