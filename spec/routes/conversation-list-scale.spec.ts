@@ -3,7 +3,7 @@ import { group, send } from '../helpers/chat.ts';
 import type { TestUser } from '../helpers/client.ts';
 import { useServer } from '../helpers/fixture.ts';
 import type { TestServer } from '../helpers/server.ts';
-import { countStatements } from '../helpers/statements.ts';
+import { countStatements, hubCaughtUp } from '../helpers/statements.ts';
 
 /**
  * `count` groups owned by `ownerId` with `memberIds`: the first member sent one message in each,
@@ -81,6 +81,8 @@ describe('GET /conversations with 500 conversations', () => {
   });
 
   const countQueries = async (user: TestUser, path: string) => {
+    // The node's hub reads after the sends before (the tail, the audiences) are not the list's work.
+    await hubCaughtUp(t.server);
     const { statements, result } = await countStatements(t.server.parley.deps.db, () => user.api.get(path));
     expect(result.status).to.equal(200);
     return { queries: statements, body: result.body };
