@@ -65,6 +65,8 @@ export const postgres: DatabaseDialect = {
   name: 'postgres',
   logAfter: '(e.tx > ? OR (e.tx = ? AND e.id > ?))',
   logAfterArgs: (p: Position) => [p.tx, p.tx, p.id],
+  logBetween: (from, to) =>
+    `(e.tx > ${from.tx} OR (e.tx = ${from.tx} AND e.id > ${from.id})) AND (e.tx < ${to.tx} OR (e.tx = ${to.tx} AND e.id <= ${to.id}))`,
   logOrder: (prefix = '', direction = 'ASC') => `${prefix}tx ${direction}, ${prefix}id ${direction}`,
   readable: `AND e.tx < ${HORIZON}`,
   heldBack: HELD_BACK,

@@ -22,6 +22,7 @@ export const sqlite: DatabaseDialect = {
   // ranges and a sort on every fan-out read.
   logAfter: 'e.id > ?',
   logAfterArgs: (p: Position) => [p.id],
+  logBetween: (from, to) => `e.id > ${from.id} AND e.id <= ${to.id}`,
   logOrder: (prefix = '', direction = 'ASC') => `${prefix}id ${direction}`,
   readable: '',
   heldBack: null,

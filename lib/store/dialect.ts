@@ -13,6 +13,8 @@ export interface Dialect {
   /** SQL for "event `e` comes after a position", with `logAfterArgs` as its bound values. */
   readonly logAfter: string;
   logAfterArgs(p: Position): number[];
+  /** SQL for "event `e` comes after position `from` and not after `to`", each given as SQL for its tx and id. */
+  logBetween(from: SqlPosition, to: SqlPosition): string;
   /** The log's order as an ORDER BY list, for columns with this prefix (`e.`, or none). */
   logOrder(prefix?: string, direction?: 'ASC' | 'DESC'): string;
   /** `AND …` that keeps a read of the log (alias `e`) to events nothing can still precede; or ''. */
@@ -63,6 +65,12 @@ export interface Dialect {
    * driver prepares by name.
    */
   execute(connection: unknown, statement: NativeStatement): Promise<{ rows: unknown[]; changes: number }>;
+}
+
+/** A position as two SQL expressions (columns or parameters). */
+export interface SqlPosition {
+  tx: string;
+  id: string;
 }
 
 export interface NativeStatement {

@@ -11,6 +11,7 @@ import * as mlsDeliveryService from '../../migrations/20261206100000_add_mls_del
 import * as eventSubjects from '../../migrations/20261206200000_add_event_subjects.ts';
 import * as pushDeviceWindow from '../../migrations/20261206300000_add_push_device_window.ts';
 import * as memberCount from '../../migrations/20261206400000_add_member_count.ts';
+import * as sqliteLogIndex from '../../migrations/20261207100000_index_sqlite_log_by_conversation.ts';
 
 type Migration = Knex.Migration;
 
@@ -28,6 +29,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261206200000_add_event_subjects': eventSubjects,
   '20261206300000_add_push_device_window': pushDeviceWindow,
   '20261206400000_add_member_count': memberCount,
+  '20261207100000_index_sqlite_log_by_conversation': sqliteLogIndex,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,4 +1,5 @@
 import { type Executor, rowsOf } from './db.ts';
+import { dialectOf } from './dialect.ts';
 import type { Position } from './position.ts';
 
 export interface ReceiptRow {
@@ -174,8 +175,7 @@ export async function selectAcknowledgedMessages(
          JOIN memberships m ON m.user_id = a.user_id AND m.left_event_id IS NULL
          JOIN events e ON e.conversation_id = m.conversation_id AND e.id > m.joined_event_id
         WHERE e.type = 'message.created'
-          AND (e.tx > a.from_tx OR (e.tx = a.from_tx AND e.id > a.from_id))
-          AND (e.tx < a.to_tx OR (e.tx = a.to_tx AND e.id <= a.to_id))
+          AND ${dialectOf(db).logBetween({ tx: 'a.from_tx', id: 'a.from_id' }, { tx: 'a.to_tx', id: 'a.to_id' })}
         GROUP BY a.user_id, e.conversation_id`,
       chunk.flatMap((r) => [r.userId, r.from.tx, r.from.id, r.to.tx, r.to.id]),
     );
