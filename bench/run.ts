@@ -90,6 +90,11 @@ const runRows: Row[][] = [];
 const combined = (): Row[] => (runs === 1 ? (runRows[0] ?? []) : combineRuns(runRows));
 const details: Record<string, unknown> = {};
 const distributions: NonNullable<ScenarioResult['distributions']> = {};
+// The latency chart's panel titles, by distribution; any other is titled by its own name.
+const PANEL_TITLES: Record<string, string> = {
+  'fan-out': 'fan-out: send → receive over SSE',
+  'long-poll': 'long-poll: send → wake',
+};
 const failures: string[] = [];
 /** Scenarios that could not run here, with the reason (one line each). */
 const skipped: Record<string, string> = {};
@@ -128,10 +133,7 @@ function writeResults(done: string[]): void {
     )}\n`,
   );
   writeFileSync(join(outDir, `${stamp}${quick ? '-quick' : ''}.md`), `${markdownTable(combined())}\n`);
-  const panels = Object.entries(distributions).map(([k, d]) => ({
-    title: k === 'fan-out' ? 'fan-out: send → receive over SSE' : 'long-poll: send → wake',
-    ...d,
-  }));
+  const panels = Object.entries(distributions).map(([k, d]) => ({ title: PANEL_TITLES[k] ?? k, ...d }));
   if (panels.length) {
     const subtitle = `${startedAt.toISOString().slice(0, 16)}Z${quick ? ' (quick, toy sizes)' : ''} · ${machine.cpu} × ${machine.cores} · Node ${machine.node}`;
     writeFileSync(join(outDir, quick ? 'latest-quick.svg' : 'latest.svg'), latencySvg(panels, subtitle));
