@@ -61,12 +61,15 @@ const lockConversation = prepared(['id'], (db, p) =>
   db.raw('SELECT pg_advisory_xact_lock(?, ?)', [CONVERSATION_LOCK_CLASS, p.id]),
 );
 
+/** SQL for "event `e` comes after the position (tx, id)", given as SQL expressions. */
+const after = (tx: string, id: string) => `(e.tx > ${tx} OR (e.tx = ${tx} AND e.id > ${id}))`;
+
 export const postgres: DatabaseDialect = {
   name: 'postgres',
-  logAfter: '(e.tx > ? OR (e.tx = ? AND e.id > ?))',
+  logAfter: after('?', '?'),
   logAfterArgs: (p: Position) => [p.tx, p.tx, p.id],
   logBetween: (from, to) =>
-    `(e.tx > ${from.tx} OR (e.tx = ${from.tx} AND e.id > ${from.id})) AND (e.tx < ${to.tx} OR (e.tx = ${to.tx} AND e.id <= ${to.id}))`,
+    `${after(from.tx, from.id)} AND (e.tx < ${to.tx} OR (e.tx = ${to.tx} AND e.id <= ${to.id}))`,
   logOrder: (prefix = '', direction = 'ASC') => `${prefix}tx ${direction}, ${prefix}id ${direction}`,
   readable: `AND e.tx < ${HORIZON}`,
   heldBack: HELD_BACK,
