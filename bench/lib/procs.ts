@@ -118,6 +118,19 @@ export function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
+/**
+ * How long a process's main thread — a server's request thread — has been ready to run but waiting
+ * for a CPU, in milliseconds (Linux's scheduler statistics: the second field of the thread's
+ * schedstat). Null where the kernel does not keep them.
+ */
+export function runQueueWaitMs(pid: number): number | null {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
+  } catch {
+    return null;
+  }
+}
+
 /** Waits until a process has been nearly idle for a while: the way to await work with no reply. */
 export async function waitIdle(pid: number, timeoutMs: number, windowMs = 300): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import webpush from 'web-push';
 import { eachSide, postMessage, startFloor, startParley } from '../lib/parley.ts';
-import { LoadProc, now, type ServerProc, sleep } from '../lib/procs.ts';
+import { LoadProc, now, runQueueWaitMs, type ServerProc, sleep } from '../lib/procs.ts';
 import { createDb, open, type SeededUser, seedGroup, seedUsers } from '../lib/seed.ts';
 import { ascending, percentile } from '../lib/stats.ts';
 import { type BenchContext, fmt, type Row, type ScenarioResult } from '../lib/types.ts';
@@ -26,10 +26,37 @@ interface Measured {
   /** Other sends while the pushes were going out, and the same sends with nothing to push (ms). */
   busySends: number[];
   idleSends: number[];
+  /** The server's request thread, ready but waiting for a CPU: during the rounds, and during the idle sends. */
+  busyWait: WaitTally;
+  idleWait: WaitTally;
   missing: number;
   failedSends: number;
   receiver: ReturnType<BenchPushReceiver['check']>;
 }
+
+interface WaitTally {
+  waitMs: number;
+  wallMs: number;
+}
+
+/**
+ * Starts a span of the server's request thread's run-queue wait (runQueueWaitMs); the function it
+ * returns ends the span and adds it to a tally. Nothing is added where the kernel keeps no such
+ * statistics.
+ */
+function waitSpan(pid: number): (into: WaitTally) => void {
+  const waited = runQueueWaitMs(pid);
+  const t0 = now();
+  return (into) => {
+    const waitedNow = runQueueWaitMs(pid);
+    if (waited === null || waitedNow === null) return;
+    into.waitMs += waitedNow - waited;
+    into.wallMs += now() - t0;
+  };
+}
+
+/** Milliseconds waited per second of the tally's spans; null without any. */
+const waitPerSecond = (t: WaitTally) => (t.wallMs > 0 ? (t.waitMs / t.wallMs) * 1000 : null);
 
 async function timedPost(url: string, conversationId: number, token: string, body: string) {
   const t0 = now();
@@ -63,6 +90,8 @@ async function runSide(
     groupSends: [],
     busySends: [],
     idleSends: [],
+    busyWait: { waitMs: 0, wallMs: 0 },
+    idleWait: { waitMs: 0, wallMs: 0 },
     missing: 0,
     failedSends: 0,
     receiver: { repeats: 0, malformed: 0, undecryptable: 0, sample: null },
@@ -87,8 +116,10 @@ async function runSide(
     };
     series('warm-up', 5); // connection, JIT
     await ended();
+    const idle = waitSpan(server.pid);
     series('idle', idleSends);
     m.idleSends.push(...(await ended()));
+    idle(m.idleWait);
     await runRounds(server, receiver, sender, groupId, rounds, m, {
       start: (round) => series(`during ${round}`),
       stop: async () => {
@@ -114,11 +145,13 @@ async function runRounds(
   for (let round = 0; round < rounds; round++) {
     receiver.reset();
     await sleep(500); // the previous round's tail settles
+    const busy = waitSpan(server.pid);
     const t0 = now();
     const group = timedPost(server.url, groupId, sender.token, `round ${round}: lunch at noon?`);
     sides.start(round);
     const arrivals = await receiver.allArrived(60_000);
     await sides.stop();
+    busy(m.busyWait);
     const sent = await group;
     if (sent.status !== 201) m.failedSends++;
     m.groupSends.push(sent.ms);
@@ -249,6 +282,7 @@ export async function push(ctx: BenchContext): Promise<ScenarioResult> {
         floor: percentile(ascending(f.busySends), 99),
         goal: { kind: 'report' },
       },
+      ...waitRow(label, p),
       {
         scenario: 'push',
         size: label,
@@ -275,6 +309,7 @@ export async function push(ctx: BenchContext): Promise<ScenarioResult> {
         p50: median(m.idleSends),
         p99: percentile(ascending(m.idleSends), 99),
       },
+      runQueueWaitMsPerSecond: { pushing: waitPerSecond(m.busyWait), idle: waitPerSecond(m.idleWait) },
       missing: m.missing,
       failedSends: m.failedSends,
       receiver: m.receiver,
@@ -283,6 +318,28 @@ export async function push(ctx: BenchContext): Promise<ScenarioResult> {
   } finally {
     await receiver.close();
   }
+}
+
+/**
+ * Why the sends while pushing are slower than idle ones on a small machine: how long the request
+ * thread was ready to run but waiting for a CPU, per second, during the rounds against during the
+ * idle sends. No row where the kernel keeps no scheduler statistics.
+ */
+function waitRow(label: string, m: Measured): Row[] {
+  const busy = waitPerSecond(m.busyWait);
+  const idle = waitPerSecond(m.idleWait);
+  if (busy === null || idle === null) return [];
+  return [
+    {
+      scenario: 'push',
+      size: `${label}; floor column: the same thread during the idle sends`,
+      metric: "the server's request thread: time ready to run but waiting for a CPU, while pushing vs idle",
+      unit: 'ms per s',
+      parley: busy,
+      floor: idle,
+      goal: { kind: 'report' },
+    },
+  ];
 }
 
 /** A device and a Web Push subscription on the receiver for each member, straight into the schema. */
